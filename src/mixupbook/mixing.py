@@ -1,0 +1,64 @@
+"""Mixing a batch: the one operation every mixup variant shares.
+
+``mix(x, y, lam, perm)`` returns (lam x + (1 - lam) x[perm], lam y + (1 - lam) y[perm])
+for soft labels ``y``; it is pure (no in-place writes, no randomness). The randomness
+(the pairing ``perm`` and the weights ``lam``) is drawn by the caller with an explicit
+generator (``sample_pairing``). Zhang et al. (2018) eq. (1); book chapter ``foundations``, F1.
+"""
+from __future__ import annotations
+
+import torch
+
+from .lam import LambdaLaw
+
+
+def one_hot(y: torch.Tensor, num_classes: int, dtype=torch.float32) -> torch.Tensor:
+    """Integer labels (B,) -> one-hot rows (B, num_classes)."""
+    if y.dtype.is_floating_point:
+        raise ValueError("y: one_hot takes integer class labels")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"y: labels must lie in [0, {num_classes}), got [{int(y.min())}, {int(y.max())}]")
+    return torch.nn.functional.one_hot(y.long(), num_classes).to(dtype)
+
+
+def as_soft(y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Soft labels (B, C) from integer labels (B,) or soft labels (B, C)."""
+    return y.float() if y.dim() == 2 else one_hot(y, num_classes)
+
+
+def _broadcast(lam, like: torch.Tensor) -> torch.Tensor:
+    lam = torch.as_tensor(lam, dtype=like.dtype, device=like.device)
+    if lam.dim() == 0:
+        return lam
+    if lam.shape != like.shape[:1]:
+        raise ValueError(f"lam: per-example weights need shape ({like.shape[0]},), got {tuple(lam.shape)}")
+    return lam.view(-1, *([1] * (like.dim() - 1)))
+
+
+def mix(x: torch.Tensor, y: torch.Tensor, lam, perm: torch.Tensor):
+    """Mix inputs x (B, ...) and soft labels y (B, C) with partners ``perm`` (B,).
+
+    ``lam`` is a scalar (one weight for the batch) or a tensor (B,) (one per example).
+    lam = 1 returns (x, y); each mixed label row keeps the row sum of y.
+    """
+    lx, ly = _broadcast(lam, x), _broadcast(lam, y)
+    return lx * x + (1 - lx) * x[perm], ly * y + (1 - ly) * y[perm]
+
+
+def mix_inputs(x: torch.Tensor, lam, perm: torch.Tensor) -> torch.Tensor:
+    """Only the input half of ``mix``: for hidden features (manifold mixup) or unlabeled data."""
+    lx = _broadcast(lam, x)
+    return lx * x + (1 - lx) * x[perm]
+
+
+def sample_pairing(n: int, law: LambdaLaw, generator: torch.Generator, per_example: bool = False):
+    """Draw (lam, perm) for a batch of n: a random permutation and one lam (or n lams)."""
+    perm = torch.randperm(n, generator=generator)
+    lam = law.sample(n if per_example else 1, generator)
+    return (lam if per_example else lam[0]), perm
+
+
+def all_pairs(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index tensors (i, j) over all n^2 ordered pairs: the exact mixup loss sums over them (F2)."""
+    i, j = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    return i.reshape(-1), j.reshape(-1)

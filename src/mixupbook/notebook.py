@@ -1,0 +1,91 @@
+"""Helpers for the book's notebooks: the checks of the ``parameters`` cell and the dry run.
+
+Every notebook's first code cell (tagged ``parameters``) sets ``scale``, ``device``,
+``seed``, ``data_root``, ``results_dir`` and ``dry_run``; its second cell calls
+``setup(...)``, which checks them before any work and returns the resolved values.
+A paper-scale notebook builds its ``ExperimentConfig`` list, then calls
+``dry_run_stop(dry_run, configs)``: with ``dry_run=True`` it prints the plan of every
+config and turns each later cell into a no-op, so ``papermill -p dry_run True``
+finishes cleanly without training (the sweep's ``--dry-run`` relies on this).
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .experiment import SCALES, ExperimentConfig, plan
+from .plots import set_style
+from .train import resolve_device
+
+
+@dataclass
+class Context:
+    scale: str
+    device: torch.device
+    seed: int
+    data_root: str
+    results_dir: str
+    dry_run: bool
+
+    @property
+    def paper(self) -> bool:
+        return self.scale == "paper"
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The book's root (the folder holding ``_toc.yml``), searched upward from ``start`` or the cwd."""
+    here = (start or Path.cwd()).resolve()
+    for p in [here, *here.parents]:
+        if (p / "_toc.yml").exists():
+            return p
+    return here
+
+
+def setup(scale: str = "book", device: str = "auto", seed: int = 0, data_root: str = "data",
+          results_dir: str | None = None, dry_run: bool = False, chapter: str = "misc") -> Context:
+    """Validate the common parameters, apply the figure style, resolve ``results_dir``.
+
+    ``results_dir=None``: a fresh temporary folder at book scale (re-execution trains
+    again instead of reading old records), ``results/<chapter>`` of the repository at
+    paper scale (kept, and read by the paper-tables page).
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale: unknown {scale!r}; valid: {list(SCALES)}")
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    dev = resolve_device(device)
+    if results_dir is None:
+        results_dir = (str(repo_root() / "results" / chapter) if scale == "paper"
+                       else tempfile.mkdtemp(prefix=f"mixupbook-{chapter}-"))
+    root = Path(data_root).expanduser()
+    if not root.is_absolute():
+        root = repo_root() / root
+    set_style()
+    torch.manual_seed(seed)
+    return Context(scale, dev, seed, str(root), str(results_dir), bool(dry_run))
+
+
+def dry_run_stop(dry_run: bool, configs: list[ExperimentConfig], seeds: list[int] | None = None) -> list[dict]:
+    """With ``dry_run``: print each config's plan and make every later cell a no-op."""
+    if not dry_run:
+        return []
+    plans = [plan(c, seeds) for c in configs]
+    for p in plans:
+        print(" | ".join(f"{k}={v}" for k, v in p.items()))
+    print(f"dry run: {len(plans)} configuration(s) valid; total {sum(p['train_PFLOP'] for p in plans):.3f} PFLOP; "
+          "later cells skipped")
+    _skip_later_cells()
+    return plans
+
+
+def _skip_later_cells() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is not None:
+        ip.input_transformers_post.append(lambda lines: ["pass  # skipped: dry run\n"])
