@@ -1,8 +1,8 @@
 """Models behind one registry: ``build_model(name, num_classes, input_shape, **kwargs)``.
 
 Ours (small, tested): ``mlp``, ``small_cnn``, ``preact_resnet18`` (CIFAR-style, with a
-width multiplier so a CPU-sized version exists). Chapters register more in this
-package; ``tests/test_models.py`` is parametrized over ``MODELS``.
+width multiplier so a CPU-sized version exists). A new file in this package
+registers more (every module here is imported); ``tests/test_models.py`` is parametrized over ``MODELS``.
 """
 from __future__ import annotations
 
@@ -30,4 +30,13 @@ def build_model(name: str, num_classes: int, input_shape: tuple[int, ...], **kwa
     return MODELS[name](num_classes=num_classes, input_shape=tuple(input_shape), **kwargs)
 
 
-from . import mlp, cnn, preact_resnet  # noqa: E402,F401  (fill the registry)
+def _import_all() -> None:
+    """Import every module of this package so its ``@register`` calls fill ``MODELS``."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+_import_all()
