@@ -279,7 +279,7 @@ def read_idx(path: Path) -> np.ndarray:
         raw = fh.read()
     ndim = raw[3]
     shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape).copy()
 
 
 def _mnist_like(root: Path, download: bool, tv: str, name: str) -> Data:
@@ -296,8 +296,8 @@ def _mnist_like(root: Path, download: bool, tv: str, name: str) -> Data:
         raise _missing(name, raw / stem, download)
 
     arr = {k: read_idx(find(s)) for k, s in stems.items()}
-    x_tr = torch.from_numpy(arr["xtr"].copy())[:, None]
-    x_te = torch.from_numpy(arr["xte"].copy())[:, None]
+    x_tr = torch.from_numpy(arr["xtr"])[:, None]
+    x_te = torch.from_numpy(arr["xte"])[:, None]
     mean = float(x_tr.float().mean() / 255)
     std = float(x_tr.float().std() / 255)
     return Data(name, x_tr, _long(arr["ytr"]), x_te, _long(arr["yte"]), 10, (mean,), (std,))

@@ -18,10 +18,11 @@ from pathlib import Path
 import torch
 
 from . import data as D
+from . import distributed
 from .methods import build_objective
 from .models import build_model
 from .results import SCHEMA_VERSION, environment, write_json_atomic
-from .train import TrainConfig, fit, resolve_device
+from .train import ENGINE_FIELDS, TrainConfig, fit, resolve_device
 
 SCALES = ("book", "paper")
 
@@ -59,6 +60,8 @@ class ExperimentConfig:
         d = asdict(self)
         for k in ("device", "data_root", "download", "results_dir", "progress"):
             d.pop(k)
+        for k in ENGINE_FIELDS:  # how to run (engine, amp, ...), not what: same key on every machine
+            d["train"].pop(k, None)
         return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
     def record_path(self) -> Path:
@@ -159,6 +162,7 @@ def run(cfg: ExperimentConfig, checkpoint_dir: str | None = None, stop_after: in
     record = {"schema": SCHEMA_VERSION, "key": cfg.key(), "config": asdict(cfg),
               "env": environment(resolve_device(cfg.device)), "wall_seconds": time.perf_counter() - t0,
               "history": history, "final": final}
-    write_json_atomic(record, path)
-    ckpt.unlink(missing_ok=True)
+    if distributed.is_main():  # under torchrun every rank trains; rank 0 alone writes
+        write_json_atomic(record, path)
+        ckpt.unlink(missing_ok=True)
     return record

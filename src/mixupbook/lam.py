@@ -208,6 +208,97 @@ class Symmetrized(LambdaLaw):
         return 0.5 * (self.base.expect(fn) + self.base.expect(lambda t: fn(1 - t)))
 
 
+@register("stretched")
+class Stretched(LambdaLaw):
+    """lo + (hi - lo) X for X ~ ``base``: a law moved onto [lo, hi] inside [0, 1].
+
+    With ``Mixture`` it builds the W-shaped law of the carratino2022 slides ("Towards
+    stronger regularization"): (X + Z) / 2 with Z ~ Bernoulli(1/2), i.e. an equal mixture of
+    ``Stretched(Beta(a), 0, 0.5)`` and ``Stretched(Beta(a), 0.5, 1)``.
+    """
+
+    def __init__(self, base: LambdaLaw | None = None, lo: float = 0.0, hi: float = 1.0):
+        if not (0.0 <= lo < hi <= 1.0):
+            raise ValueError(f"lo, hi must satisfy 0 <= lo < hi <= 1, got lo={lo!r}, hi={hi!r}")
+        self.base = base if base is not None else Beta(1.0)
+        self.lo, self.hi = float(lo), float(hi)
+
+    def support(self):
+        return self.lo, self.hi
+
+    def pdf(self, x):
+        x = np.asarray(x, dtype=float)
+        w = self.hi - self.lo
+        inside = (x >= self.lo) & (x <= self.hi)
+        return np.where(inside, self.base.pdf(np.clip((x - self.lo) / w, 0.0, 1.0)) / w, 0.0)
+
+    def _sample(self, n, rng):
+        return self.lo + (self.hi - self.lo) * self.base._sample(n, rng)
+
+    def expect(self, fn):
+        return self.base.expect(lambda t: fn(self.lo + (self.hi - self.lo) * t))
+
+
+@register("discrete")
+class Discrete(LambdaLaw):
+    """A law on finitely many points of [0, 1]: P(lam = values[k]) = probs[k].
+
+    ``Discrete([0, 0.5, 1], [1/6, 2/3, 1/6])`` maximises sigma^2 / theta_bar^2 of the folded
+    law among symmetric laws (chapter carratino2022, C6). It has no density; ``pdf`` raises.
+    """
+
+    def __init__(self, values: list[float] = (0.0, 0.5, 1.0), probs: list[float] = (1 / 6, 2 / 3, 1 / 6)):
+        v, p = np.asarray(values, dtype=float), np.asarray(probs, dtype=float)
+        if v.ndim != 1 or v.shape != p.shape or len(v) == 0:
+            raise ValueError("values, probs: two lists of one length >= 1")
+        if np.any(v < 0) or np.any(v > 1):
+            raise ValueError(f"values must lie in [0, 1], got {v.tolist()}")
+        if np.any(p < 0) or not np.isclose(p.sum(), 1.0):
+            raise ValueError(f"probs must be non-negative and sum to 1, got {p.tolist()}")
+        self.values, self.probs = v, p / p.sum()
+
+    def pdf(self, x):
+        raise ValueError("pdf: a discrete law has no density; use expect, moment or sample")
+
+    def _sample(self, n, rng):
+        return self.values[rng.choice(len(self.values), size=n, p=self.probs)]
+
+    def expect(self, fn):
+        return float(sum(p * fn(float(v)) for v, p in zip(self.values, self.probs)))
+
+
+def law_from_spec(spec) -> LambdaLaw:
+    """Build a law from a plain spec (for papermill parameters and JSON configs).
+
+    ``spec`` is a law, a registered name, or a dict ``{"name": ..., **kwargs}`` whose values may
+    themselves be specs (dicts with a ``"name"``, or lists of them), e.g. the W-shaped law
+    ``{"name": "mixture", "laws": [{"name": "stretched", "base": {"name": "beta", "a": 0.5},
+    "hi": 0.5}, ...], "weights": [0.5, 0.5]}``.
+    """
+    if isinstance(spec, LambdaLaw):
+        return spec
+    if isinstance(spec, str):
+        return build_law(spec)
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ValueError(f"law: expected a LambdaLaw, a name in {sorted(LAWS)} or a dict with 'name', got {spec!r}")
+
+    def build(v):
+        if isinstance(v, dict) and "name" in v:
+            return law_from_spec(v)
+        if isinstance(v, (list, tuple)) and v and all(isinstance(e, dict) and "name" in e for e in v):
+            return [law_from_spec(e) for e in v]
+        return v
+
+    kwargs = {k: build(v) for k, v in spec.items() if k != "name"}
+    return build_law(spec["name"], **kwargs)
+
+
+def is_symmetric(law: LambdaLaw, tol: float = 1e-7) -> bool:
+    """True when lam and 1 - lam have the same first five moments (a law symmetric about 1/2)."""
+    return all(abs(law.expect(lambda t, k=k: t**k) - law.expect(lambda t, k=k: (1 - t) ** k)) < tol
+               for k in range(1, 6))
+
+
 def example_laws() -> dict[str, LambdaLaw]:
     """One instance of every registered law, for tables (F4) and registry tests."""
     return {
@@ -216,4 +307,6 @@ def example_laws() -> dict[str, LambdaLaw]:
         "label_weight": LabelWeight(0.4),
         "folded": Folded(Beta(0.4)),
         "symmetric": Symmetrized(Beta(2.0, 5.0)),
+        "stretched": Stretched(Beta(0.5), 0.5, 1.0),
+        "discrete": Discrete([0.0, 0.5, 1.0], [1 / 6, 2 / 3, 1 / 6]),
     }

@@ -8,6 +8,8 @@ parametrized over ``OBJECTIVES``, so a registered variant is tested at once. Cha
 * ``erm``: soft cross-entropy on the clean batch.
 * ``mixup``: Zhang et al. (2018) eq. (1) with lam ~ Beta(alpha, alpha) or any
   ``LambdaLaw``; one lam per batch (the original recipe) or one per example.
+* ``mixupe`` / ``mixupe_code``: Zou et al. (2023) eq. (7)-(9), and what their public code
+  computes instead (chapter ``zou2023``).
 """
 from __future__ import annotations
 
@@ -79,3 +81,202 @@ class Mixup(Objective):
         lam, perm = sample_pairing(x.shape[0], self.law, generator, self.per_example)
         x_mix, y_mix = mix(x, as_soft(y, self.num_classes), lam.to(x.device), perm.to(x.device))
         return soft_cross_entropy(model(x_mix), y_mix)
+
+
+# ---------------------------------------------------------------- Zou et al. 2023 (MixupE)
+class _BatchNormFromFirst:
+    """Context: every training-mode batch-norm layer of ``model`` normalises its whole input with
+    the statistics of the first ``n`` rows (and updates running statistics from those rows only).
+
+    MixupE's fused pass feeds [x_mix; x] (2B) through the network once; with this, the mixed
+    half sees exactly what a plain mixup step would (same logits, same running statistics),
+    and the clean half is normalised like the mixed batch. Book chapter ``zou2023``, E4.
+    """
+
+    def __init__(self, model, n: int):
+        self.model, self.n = model, int(n)
+        self.layers = [m for m in model.modules()
+                       if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training]
+
+    def _forward(self, m):
+        def forward(inp):
+            first = inp[:self.n]
+            factor = 0.0
+            if m.track_running_stats:
+                m.num_batches_tracked.add_(1)
+                factor = m.momentum if m.momentum is not None else 1.0 / float(m.num_batches_tracked)
+            out_first = torch.nn.functional.batch_norm(
+                first, m.running_mean if m.track_running_stats else None,
+                m.running_var if m.track_running_stats else None, m.weight, m.bias, True, factor, m.eps)
+            dims = [0] + list(range(2, inp.dim()))
+            shape = (1, -1) + (1,) * (inp.dim() - 2)
+            mean = first.mean(dims).view(shape)
+            var = first.var(dims, unbiased=False).view(shape)
+            rest = (inp[self.n:] - mean) * torch.rsqrt(var + m.eps)
+            if m.weight is not None:
+                rest = rest * m.weight.view(shape) + m.bias.view(shape)
+            return torch.cat([out_first, rest])
+        return forward
+
+    def __enter__(self):
+        for m in self.layers:
+            m.forward = self._forward(m)
+        return self
+
+    def __exit__(self, *exc):
+        for m in self.layers:
+            del m.forward
+        return False
+
+
+def forward_mixed_and_clean(model, x_mix: torch.Tensor, x: torch.Tensor):
+    """(logits of x_mix, logits of x) from one forward of size 2B; batch-norm statistics from x_mix only."""
+    with _BatchNormFromFirst(model, x_mix.shape[0]):
+        out = model(torch.cat([x_mix, x]))
+    return out[:x_mix.shape[0]], out[x_mix.shape[0]:]
+
+
+@register("mixupe")
+class MixupE(Objective):
+    """MixupE as the paper writes it: Zou et al. (2023), eq. (7)-(9).
+
+    loss = eta_hat (L_mix + eta R), R = E[1 - lam] mean_i |q~(x_i)|, lam ~ D~ (so
+    E[1 - lam] = alpha / (2 alpha + 1)), q~ = q-hat (eq. 5, ``q="approx"``) or q (eq. 4,
+    ``q="exact"``, one double backward), and eta_hat = |L_mix| / |L_mix + eta R| held
+    constant (no gradient: with a gradient the product would equal |L_mix| and the
+    regulariser would vanish; see ``zou2023``). ``mix=False`` gives the ablation ERM + R
+    (Table 7). ``fused=True``: the clean pass shares one forward with the mixed pass,
+    batch-norm statistics from the mixed half only (``forward_mixed_and_clean``).
+    """
+
+    def __init__(self, num_classes: int, alpha: float = 1.0, eta: float = 1e-3, q: str = "approx",
+                 mix: bool = True, fused: bool = True, x_mean: torch.Tensor | None = None):
+        super().__init__(num_classes)
+        from .taylor import gap_moments
+
+        self.alpha = check_positive("alpha", alpha)
+        self.law = Beta(self.alpha)
+        if not (isinstance(eta, (int, float)) and eta >= 0):
+            raise ValueError(f"eta must be a number >= 0, got {eta!r}")
+        if q not in ("approx", "exact"):
+            raise ValueError(f"q: unknown {q!r}; valid: ['approx', 'exact']")
+        self.eta, self.q, self.mix, self.fused, self.x_mean = float(eta), q, bool(mix), bool(fused), x_mean
+        self.gap = gap_moments(self.alpha, 1)[1]      # E[1 - lam], lam ~ D~
+
+    def _forward(self, model, x, y_soft, generator):
+        """(L_mix or L_erm, logits of the clean batch)."""
+        if not self.mix:
+            logits = model(x)
+            return soft_cross_entropy(logits, y_soft), logits
+        lam, perm = sample_pairing(x.shape[0], self.law, generator)
+        x_mix, y_mix = mix(x, y_soft, lam.to(x.device), perm.to(x.device))
+        if self.fused:
+            out_mix, logits = forward_mixed_and_clean(model, x_mix, x)
+        else:
+            out_mix, logits = model(x_mix), model(x)
+        return soft_cross_entropy(out_mix, y_mix), logits
+
+    def per_example_q(self, model, x, y_soft, logits):
+        from .taylor import q_exact, q_hat
+
+        if self.q == "approx":
+            return q_hat(logits, y_soft)
+        return q_exact(model, x, y_soft, self.x_mean, create_graph=True)
+
+    def regulariser(self, model, x, y_soft, logits) -> torch.Tensor:
+        return self.gap * self.per_example_q(model, x, y_soft, logits).abs().mean()
+
+    def loss(self, model, x, y, generator):
+        y_soft = as_soft(y, self.num_classes)
+        base, logits = self._forward(model, x, y_soft, generator)
+        total = base + self.eta * self.regulariser(model, x, y_soft, logits)
+        return (base.detach().abs() / total.detach().abs()) * total
+
+
+@register("mixupe_code")
+class MixupECode(MixupE):
+    """MixupE as the authors' public code computes it (github.com/oneHuster/MixupE, ``mixup.py``,
+    ``mixupe_version=3``, the fastest version): Zou et al. (2023), chapter ``zou2023``, E4.
+
+    Differences from eq. (7)-(9) (``MixupE``): only examples with q-hat(x_i) < ``threshold``
+    enter (the code's default is -1); the signed sum is subtracted,
+    R_code = E[1 - lam] sum_{kept} q-hat(x_i) / B and loss = L_mix - eta R_code, instead of
+    adding eta E[1 - lam] mean |q-hat|; the softmax inside q-hat is not detached; the result
+    is rescaled by |L_mix| / |L_mix - eta R_code| (held constant). ``fused=False`` (default,
+    as in the code): a second forward pass on the clean batch in train mode, so batch-norm
+    layers use, and record, the clean batch's statistics.
+    """
+
+    def __init__(self, num_classes: int, alpha: float = 1.0, eta: float = 1e-3, threshold: float = -1.0,
+                 fused: bool = False):
+        super().__init__(num_classes, alpha=alpha, eta=eta, q="approx", mix=True, fused=fused)
+        if not isinstance(threshold, (int, float)) or threshold != threshold:
+            raise ValueError(f"threshold must be a number (the code's default is -1.0), got {threshold!r}")
+        self.threshold = float(threshold)
+
+    def loss(self, model, x, y, generator):
+        from .taylor import q_hat
+
+        y_soft = as_soft(y, self.num_classes)
+        base, logits = self._forward(model, x, y_soft, generator)
+        qh = q_hat(logits, y_soft)
+        keep = (qh.detach() < self.threshold).to(qh.dtype)
+        total = base - self.eta * self.gap * (qh * keep).sum() / x.shape[0]
+        return (base.detach().abs() / total.detach().abs()) * total
+
+
+# ---------------------------------------------------------------- Zhang et al. 2021
+@register("approx_mixup")
+class ApproxMixup(Objective):
+    """Train on the quadratic surrogate L_std + R1 + R2 + R3 of Zhang et al. (2021), Lemma 3.1, eq. (3).
+
+    ``loss="cross_entropy"`` (default): logits (B, C) with h = logsumexp, the multi-class form of
+    the same lemma (cross-entropy is h(f) - y . f); a scalar member (``"logistic"``,
+    ``"squared"``, ``"poisson"``) needs a model with one output. ``pairs="batch"``: E over the
+    partner r_x estimated by one random partner per example (unbiased); ``"all"``: exact over
+    the batch's B^2 ordered pairs. lam's weights E[1-lam], E[(1-lam)^2] are exact under D~.
+    Chapter ``zhang2021``.
+    """
+
+    def __init__(self, num_classes: int, alpha: float = 1.0, beta: float | None = None,
+                 loss: str = "cross_entropy", pairs: str = "batch"):
+        from .taylor import ZHANG_LOSSES
+
+        super().__init__(num_classes)
+        self.alpha = check_positive("alpha", alpha)
+        self.beta = None if beta is None else check_positive("beta", beta)
+        if loss not in ZHANG_LOSSES:
+            raise ValueError(f"loss: unknown {loss!r}; valid: {list(ZHANG_LOSSES)}")
+        if pairs not in ("batch", "all"):
+            raise ValueError(f"pairs: unknown {pairs!r}; valid: ['all', 'batch']")
+        self.loss_name, self.pairs = loss, pairs
+
+    def loss(self, model, x, y, generator):
+        from .taylor import quadratic_surrogate
+
+        partners = None if self.pairs == "all" else torch.randperm(x.shape[0], generator=generator).to(x.device)
+        return quadratic_surrogate(model, x, y, self.alpha, self.beta, self.loss_name, partners)
+
+
+@register("manifold_mixup")
+class ManifoldMixup(Objective):
+    """Manifold mixup (Verma et al. 2019): mix hidden features and labels, CE at the head.
+
+    The model is split by ``mixing.split_model`` (``features``/``head`` attributes, or an
+    ``nn.Sequential`` ``net`` split before module ``layer``; default: the last hidden layer,
+    the setting of Zhang et al. (2021), Lemma 3.4). Chapter ``zhang2021``.
+    """
+
+    def __init__(self, num_classes: int, alpha: float = 1.0, law: LambdaLaw | None = None, layer: int = -1,
+                 per_example: bool = False):
+        super().__init__(num_classes)
+        self.law = law if law is not None else Beta(check_positive("alpha", alpha))
+        self.layer, self.per_example = int(layer), bool(per_example)
+
+    def loss(self, model, x, y, generator):
+        from .mixing import split_model
+
+        features, head = split_model(model, self.layer)
+        lam, perm = sample_pairing(x.shape[0], self.law, generator, self.per_example)
+        h_mix, y_mix = mix(features(x), as_soft(y, self.num_classes), lam.to(x.device), perm.to(x.device))
+        return soft_cross_entropy(head(h_mix), y_mix)

@@ -62,3 +62,25 @@ def all_pairs(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Index tensors (i, j) over all n^2 ordered pairs: the exact mixup loss sums over them (F2)."""
     i, j = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
     return i.reshape(-1), j.reshape(-1)
+
+
+def split_model(model, layer: int = -1):
+    """(features, head) with model(x) == head(features(x)): where manifold mixup mixes.
+
+    Protocol (book chapter ``zhang2021``, Lemma 3.4; Verma et al. 2019): a model with
+    attributes ``features`` and ``head`` is split there; a model whose layers are an
+    ``nn.Sequential`` called ``net`` (our ``mlp`` and ``linear``) is split before module
+    ``layer`` of ``net`` (default -1: before the last Linear, i.e. the last hidden layer).
+    Any other model raises ValueError.
+    """
+    if hasattr(model, "features") and hasattr(model, "head"):
+        return model.features, model.head
+    net = getattr(model, "net", None)
+    if isinstance(net, torch.nn.Sequential):
+        k = layer if layer >= 0 else len(net) + layer
+        if not 0 < k < len(net):
+            raise ValueError(f"layer: split index must lie in [1, {len(net) - 1}] (or -1 .. -{len(net) - 1}), "
+                             f"got {layer}")
+        return net[:k], net[k:]
+    raise ValueError(f"model: manifold mixing needs a model with `features` and `head` attributes or an "
+                     f"nn.Sequential `net`; {type(model).__name__} has neither")

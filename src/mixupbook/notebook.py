@@ -72,17 +72,16 @@ def setup(scale: str = "book", device: str = "auto", seed: int = 0, data_root: s
     return Context(scale, dev, seed, str(root), str(results_dir), bool(dry_run))
 
 
-def dry_run_stop(dry_run: bool, configs: list[ExperimentConfig], seeds: list[int] | None = None) -> list[dict]:
+def dry_run_stop(dry_run: bool, configs: list[ExperimentConfig], seeds: list[int] | None = None) -> None:
     """With ``dry_run``: print each config's plan and make every later cell a no-op."""
     if not dry_run:
-        return []
+        return
     plans = [plan(c, seeds) for c in configs]
     for p in plans:
         print(" | ".join(f"{k}={v}" for k, v in p.items()))
     print(f"dry run: {len(plans)} configuration(s) valid; total {sum(p['train_PFLOP'] for p in plans):.3f} PFLOP; "
           "later cells skipped")
     _skip_later_cells()
-    return plans
 
 
 def _skip_later_cells() -> None:

@@ -6,10 +6,14 @@ permutation (and the objective its lambdas and pairings) from one seeded
 flipped on the device, batch by batch. A checkpoint written atomically after every
 epoch holds model, optimizer, scheduler, generator and history, so a killed run
 resumed from it ends with bitwise-identical weights on CPU (``tests/test_train.py``).
+
+The batch sources and GPU speed settings (bf16 autocast, channels_last,
+cudnn.benchmark, ``torch.compile``, the classic DataLoader path, DDP) live in
+``engine.py`` and ``distributed.py``; on CPU with the default ``engine="device"``
+they change nothing.
 """
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,9 +21,9 @@ from pathlib import Path
 
 import torch
 
+from . import distributed, engine
 from .data import Data
-from .losses import soft_cross_entropy
-from .mixing import as_soft
+from .engine import ENGINES, flip_crop  # noqa: F401  (flip_crop: part of this module's API)
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine", "step")
@@ -41,11 +45,18 @@ class TrainConfig:
     augment: str = "none"        # "flip_crop": random 4-pixel-padded crop + horizontal flip, on device
     eval_every: int = 1          # evaluate clean train/test loss every k epochs (and at the end)
     eval_batch_size: int = 1024
+    # How to run, not what to compute (left out of ExperimentConfig.key, like the device):
+    engine: str = "device"       # "device": data held on the device; "classic": DataLoader + CPU transforms
+    amp: bool = True             # bf16 autocast on CUDA (no effect on CPU)
+    channels_last: bool = True   # NHWC memory format for image models on CUDA (no effect on CPU)
+    compile: bool = False        # wrap the model in torch.compile
+    num_workers: int = 4         # DataLoader worker processes (classic engine)
 
     def validate(self) -> "TrainConfig":
         for name, value, valid in [("optimizer", self.optimizer, OPTIMIZERS),
                                    ("schedule", self.schedule, SCHEDULES),
-                                   ("augment", self.augment, AUGMENTS)]:
+                                   ("augment", self.augment, AUGMENTS),
+                                   ("engine", self.engine, ENGINES)]:
             if value not in valid:
                 raise ValueError(f"{name}: unknown {value!r}; valid: {list(valid)}")
         for name in ("epochs", "eval_every", "eval_batch_size"):
@@ -53,6 +64,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.batch_size < 0:
             raise ValueError(f"batch_size must be >= 0 (0 = full batch), got {self.batch_size!r}")
+        if int(self.num_workers) < 0:
+            raise ValueError(f"num_workers must be >= 0, got {self.num_workers!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         return self
@@ -82,17 +95,7 @@ def make_scheduler(opt, cfg: TrainConfig):
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 1.0)
 
 
-def flip_crop(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop after zero padding by ``pad`` and random horizontal flip; x (B, C, H, W) on any device."""
-    b, _, h, w = x.shape
-    shifts = torch.randint(0, 2 * pad + 1, (2, b), generator=generator).to(x.device)
-    flips = (torch.rand(b, generator=generator) < 0.5).to(x.device)
-    xp = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    rows = shifts[0][:, None] + torch.arange(h, device=x.device)          # (B, H)
-    cols = shifts[1][:, None] + torch.arange(w, device=x.device)          # (B, W)
-    cols = torch.where(flips[:, None], cols.flip(1), cols)
-    out = xp[torch.arange(b, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2)                                        # (B, H, W, C) -> (B, C, H, W)
+ENGINE_FIELDS = ("engine", "amp", "channels_last", "compile", "num_workers")
 
 
 @torch.no_grad()
@@ -101,15 +104,35 @@ def evaluate(model, data: Data, x: torch.Tensor, y: torch.Tensor, batch_size: in
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(y), batch_size):
-        xb = data.normalize(x[start:start + batch_size].to(device))
-        yb = y[start:start + batch_size].to(device)
-        logits = model(xb)
-        total_loss += float(soft_cross_entropy(logits, as_soft(yb, data.num_classes), "sum"))
-        correct += int((logits.argmax(-1) == (yb if yb.dim() == 1 else yb.argmax(-1))).sum())
+    batches = ((data.normalize(x[s:s + batch_size].to(device)), y[s:s + batch_size].to(device))
+               for s in range(0, len(y), batch_size))
+    total_loss, correct, n = engine.score(model, batches, data.num_classes)
     model.train(was_training)
-    return {"loss": total_loss / len(y), "acc": correct / len(y)}
+    return {"loss": total_loss / n, "acc": correct / n}
+
+
+def evaluate_splits(model, data: Data, cfg: TrainConfig, dev: torch.device) -> dict:
+    """Clean loss and accuracy on train and test, sharded over DDP ranks, with either engine."""
+    rank, world = distributed.rank(), distributed.world_size()
+    if world == 1 and cfg.engine == "device":
+        return {f"{split}_{k}": v for split, (x, y) in {"train": (data.x_train, data.y_train),
+                                                        "test": (data.x_test, data.y_test)}.items()
+                for k, v in evaluate(model, data, x, y, cfg.eval_batch_size).items()}
+    if world > 1:
+        distributed.broadcast_buffers(model)
+    was_training, row = model.training, {}
+    model.eval()
+    for split in ("train", "test"):
+        x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+        idx = engine.chunks(torch.arange(len(y))[rank::world], cfg.eval_batch_size)
+        if cfg.engine == "classic":
+            batches = engine.classic_batches(data, split, idx, "none", None, dev, cfg.num_workers)
+        else:
+            batches = ((data.normalize(x[i].to(dev)), y[i].to(dev)) for i in idx)
+        loss, correct, n = distributed.all_sum(list(engine.score(model, batches, data.num_classes)), dev)
+        row[f"{split}_loss"], row[f"{split}_acc"] = loss / n, correct / n
+    model.train(was_training)
+    return row
 
 
 def save_atomic(obj, path: Path) -> None:
@@ -129,7 +152,11 @@ def fit(model, objective, data: Data, cfg: TrainConfig, *, device: str = "auto",
     ``stop_after``: return once this many epochs are done (simulates a kill, for tests).
     """
     cfg.validate()
+    if cfg.engine == "device" and engine.is_folder(data):
+        raise ValueError(f"engine: {data.name!r} is read from image files and does not fit on the device; "
+                         "valid for it: ['classic']")
     dev = resolve_device(device)
+    rank, world = distributed.rank(), distributed.world_size()
     model.to(dev)
     opt, gen = make_optimizer(model, cfg), torch.Generator().manual_seed(seed)
     sched = make_scheduler(opt, cfg)
@@ -142,40 +169,48 @@ def fit(model, objective, data: Data, cfg: TrainConfig, *, device: str = "auto",
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         history, start = state["history"], state["epoch"]
+    image = engine.is_folder(data) or data.is_image
+    net = engine.prepare(model, dev, cfg, image)
+    fast = dev.type == "cuda" and cfg.channels_last and image
+    amp = engine.autocast(dev, cfg.amp)
 
-    x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
-    n = len(y_train)
+    if cfg.engine == "device":
+        x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
+    n = len(data.y_train)
     bs = n if cfg.batch_size in (0, None) else min(cfg.batch_size, n)
-    steps = math.ceil(n / bs)
     bar = range(start, cfg.epochs)
-    if progress:
+    if progress and rank == 0:
         from tqdm.auto import tqdm
         bar = tqdm(bar, initial=start, total=cfg.epochs, desc=f"{objective.name}", leave=False)
     for epoch in bar:
         if stop_after is not None and epoch >= stop_after:
             break
-        t0, model_loss = time.perf_counter(), torch.zeros((), device=dev)
+        t0, model_loss, steps = time.perf_counter(), torch.zeros((), device=dev), 0
         model.train()
-        perm = torch.randperm(n, generator=gen).to(dev)
-        for s in range(steps):
-            idx = perm[s * bs:(s + 1) * bs]
-            xb = data.normalize(x_train[idx])
-            if cfg.augment == "flip_crop":
-                xb = flip_crop(xb, gen)
-            loss = objective(model, xb, y_train[idx], gen)
+        if cfg.engine == "device":
+            perm = torch.randperm(n, generator=gen).to(dev, non_blocking=True)
+            batches = engine.device_batches(data, x_train, y_train, perm, bs, cfg.augment, gen, rank, world, fast)
+        else:
+            idx = engine.chunks(torch.randperm(n, generator=gen), bs, rank, world)
+            batches = engine.classic_batches(data, "train", idx, cfg.augment, gen, dev, cfg.num_workers, fast)
+        for xb, yb in batches:
+            with amp:
+                loss = objective(net, xb, yb, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             model_loss += loss.detach()
+            steps += 1
         sched.step()
-        row = {"epoch": epoch + 1, "objective": float(model_loss) / steps, "lr": opt.param_groups[0]["lr"],
+        # the one host-device sync of the epoch: read the summed loss (averaged over ranks)
+        objective_sum, steps = distributed.all_sum([float(model_loss), steps], dev)
+        row = {"epoch": epoch + 1, "objective": objective_sum / steps, "lr": opt.param_groups[0]["lr"],
                "seconds": time.perf_counter() - t0}
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-            for split, (x, y) in {"train": (data.x_train, data.y_train), "test": (data.x_test, data.y_test)}.items():
-                for k, v in evaluate(model, data, x, y, cfg.eval_batch_size).items():
-                    row[f"{split}_{k}"] = v
+            with amp:
+                row.update(evaluate_splits(model, data, cfg, dev))
         history.append(row)
-        if checkpoint is not None:
+        if checkpoint is not None and rank == 0:
             save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
                          "scheduler": sched.state_dict(), "generator": gen.get_state(),
                          "torch_rng": torch.get_rng_state(), "history": history, "epoch": epoch + 1,

@@ -6,6 +6,8 @@ registers more (every module here is imported); ``tests/test_models.py`` is para
 """
 from __future__ import annotations
 
+import inspect
+
 import torch.nn as nn
 
 MODELS: dict[str, callable] = {}
@@ -27,6 +29,11 @@ def build_model(name: str, num_classes: int, input_shape: tuple[int, ...], **kwa
     """Build a registered model; an unknown name lists the valid ones."""
     if name not in MODELS:
         raise ValueError(f"model: unknown {name!r}; valid models: {list_models()}")
+    params = inspect.signature(MODELS[name]).parameters
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown and not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        valid = sorted(set(params) - {"num_classes", "input_shape"})
+        raise ValueError(f"model_kwargs: {name!r} takes no {unknown}; valid: {valid}")
     return MODELS[name](num_classes=num_classes, input_shape=tuple(input_shape), **kwargs)
 
 

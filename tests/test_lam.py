@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+import torch
+
+from mixupbook import lam as L
+
+
+@pytest.mark.parametrize("name", sorted(L.example_laws()))
+def test_monte_carlo_moments_within_4_se(name, gen):
+    law = L.example_laws()[name]
+    n = 200_000
+    s = law.sample(n, gen).double()
+    assert s.shape == (n,) and float(s.min()) >= 0 and float(s.max()) <= 1
+    mean, var = law.mean(), law.var()
+    m4 = law.expect(lambda t: (t - mean) ** 4)
+    assert abs(float(s.mean()) - mean) < 4 * (var / n) ** 0.5
+    assert abs(float(s.var()) - var) < 4 * ((m4 - var**2) / n) ** 0.5
+
+
+def test_every_registered_law_has_an_example():
+    assert set(L.example_laws()) == set(L.LAWS)
+
+
+@pytest.mark.parametrize("a,b", [(0.2, 0.2), (1.0, 1.0), (2.0, 5.0), (0.5, 3.0)])
+def test_beta_closed_form_matches_quadrature(a, b):
+    law = L.Beta(a, b)
+    for k in (1, 2, 3):
+        assert law.moment(k) == pytest.approx(L.LambdaLaw.moment.__get__(law)(k), rel=1e-7)
+        assert law.moment(k) == pytest.approx(law.expect(lambda t: t**k), rel=1e-9)
+
+
+def test_label_weight_is_beta_plus_one_when_symmetric():
+    a = 0.7
+    assert L.LabelWeight(a).moment(2) == pytest.approx(L.Beta(a + 1, a).moment(2), rel=1e-12)
+    assert 1 - L.LabelWeight(a).mean() == pytest.approx(a / (2 * a + 1), rel=1e-12)
+
+
+def test_folded_law_lives_on_upper_half(gen):
+    s = L.Folded(L.Beta(0.3)).sample(1000, gen)
+    assert float(s.min()) >= 0.5
+    assert L.Folded(L.Beta(1.0)).mean() == pytest.approx(0.75, abs=1e-9)
+
+
+def test_symmetrized_law_is_symmetric():
+    law = L.Symmetrized(L.Beta(2.0, 5.0))
+    x = np.linspace(0.05, 0.95, 7)
+    np.testing.assert_allclose(law.pdf(x), law.pdf(1 - x))
+    assert law.mean() == pytest.approx(0.5, abs=1e-9)
+
+
+def test_sampling_is_seeded():
+    a = L.Beta(0.5).sample(10, torch.Generator().manual_seed(3))
+    b = L.Beta(0.5).sample(10, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf")])
+def test_bad_alpha_names_the_parameter(bad):
+    with pytest.raises(ValueError, match="alpha"):
+        L.Beta(bad)
+
+
+def test_unknown_law_lists_valid():
+    with pytest.raises(ValueError, match="valid laws"):
+        L.build_law("gauss")
+
+
+def test_sample_needs_a_generator():
+    with pytest.raises(ValueError, match="generator"):
+        L.Beta(1.0).sample(3, None)

@@ -1,0 +1,67 @@
+"""Notebooks through papermill: a changed parameter reaches the record; bad parameters stop early."""
+import json
+from pathlib import Path
+
+import papermill as pm
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NB = ROOT / "notebooks" / "foundations" / "03_first_experiment.ipynb"
+ALL = sorted((ROOT / "notebooks").glob("*/[0-9]*.ipynb"))
+COMMON = ["scale", "device", "seed", "data_root", "results_dir", "dry_run"]
+
+
+def _execute(tmp_path, **params):
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(NB), str(out), parameters=params, cwd=str(NB.parent), progress_bar=False,
+                        kernel_name="python3")
+    return json.loads(out.read_text())
+
+
+def test_changed_parameter_reaches_the_record(tmp_path):
+    results = tmp_path / "results"
+    _execute(tmp_path, results_dir=str(results), alpha=0.5, epochs=20, n_seeds=1)
+    records = [json.loads(p.read_text()) for p in results.rglob("*.json")]
+    assert len(records) == 2
+    mixup = next(r for r in records if r["config"]["method"] == "mixup")
+    assert mixup["config"]["method_kwargs"] == {"alpha": 0.5}
+    assert mixup["config"]["train"]["epochs"] == 20 and len(mixup["history"]) == 20
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"alpha": -1.0}, "alpha"),
+    ({"method": "cutmax"}, "valid methods"),
+    ({"scale": "huge"}, "scale"),
+    ({"dataset": "cifar10", "data_root": "/nonexistent/data"}, "/nonexistent/data"),
+])
+def test_bad_parameters_stop_in_the_first_cells(tmp_path, params, message):
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        _execute(tmp_path, results_dir=str(tmp_path / "r"), **params)
+    assert message in str(e.value)
+    nb = json.loads((tmp_path / "out.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    failed = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    # cells: parameters, injected parameters, setup -> the setup cell fails, nothing after it ran
+    assert failed == [2]
+    assert all(c.get("execution_count") is None for c in code[3:])
+
+
+def test_dry_run_plans_and_skips_training(tmp_path):
+    nb = _execute(tmp_path, results_dir=str(tmp_path / "r"), dry_run=True)
+    text = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "dry run: 6 configuration(s) valid" in text
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
+
+
+@pytest.mark.parametrize("path", ALL, ids=[str(p.relative_to(ROOT / "notebooks")) for p in ALL])
+def test_every_notebook_has_the_common_parameters_first(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    first = code[0]
+    assert "parameters" in first["metadata"].get("tags", [])
+    src = "".join(first["source"])
+    for name in COMMON:
+        assert f"\n{name} =" in "\n" + src, f"{path.name}: parameters cell lacks {name}"
+    assert any(c.get("outputs") for c in code), f"{path.name}: no stored outputs"
+    assert nb["metadata"].get("jupytext", {}).get("formats") == "ipynb,md:myst"
+    assert path.with_suffix(".md").exists(), "paired MyST twin missing"
