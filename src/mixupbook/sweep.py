@@ -1,0 +1,198 @@
+"""Paper-scale sweeps: papermill over a grid of notebook parameters (chapter ``scale``).
+
+    python -m mixupbook.sweep experiments/zhang2021_fig1b.yaml [--devices 0,1,2,3] [--dry-run]
+
+A spec (``experiments/*.yaml``) names a notebook, fixed ``parameters``, a ``grid``
+(every combination is one point) and ``seeds`` (each point runs once per seed)::
+
+    notebook: notebooks/zhang2021/11_generalisation_gap.ipynb
+    parameters: {scale: paper}
+    grid: {dataset: [cifar10, cifar100]}
+    seeds: [0, 1, 2]
+    results_dir: results/zhang2021        # where the notebook writes its records
+    paper: "Zhang et al. 2021, Figs. 1b and 5-8"
+
+Each point runs in its own papermill process, one worker per device (``-p device
+cuda:K``); the executed notebook goes to ``results/sweeps/<spec>/<point>.ipynb``
+and a ``<point>.done.json`` marker is written when it succeeds. A finished point
+is skipped. A point that crashed or was killed runs again and its notebook's
+``experiment.run`` resumes from the checkpoint of the last finished epoch, so it
+ends with the record an uninterrupted run writes (``tests/test_sweep.py``).
+``--dry-run`` executes every grid point with ``dry_run=True`` (the notebook
+validates its configs, prints its plan and stops) and projects GPU-hours from
+the planned FLOPs at a stated sustained rate.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from .notebook import repo_root
+from .results import write_json_atomic
+
+SPEC_KEYS = {"notebook", "parameters", "grid", "seeds", "results_dir", "paper", "description"}
+# Assumed sustained training throughput for projections: 35% of an H100's dense bf16 peak
+# (989 TFLOP/s), the target of benchmarks/README.md. Override with --tflops.
+DEFAULT_TFLOPS = 350.0
+
+
+def load_spec(path: str | os.PathLike) -> dict:
+    """Read and check a sweep spec; paths are resolved against the repository root."""
+    path = Path(path)
+    spec = yaml.safe_load(path.read_text()) or {}
+    unknown = sorted(set(spec) - SPEC_KEYS)
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {unknown}; valid: {sorted(SPEC_KEYS)}")
+    if "notebook" not in spec:
+        raise ValueError(f"{path}: 'notebook' is required (a path under notebooks/)")
+    root = repo_root(path.parent)
+    nb = root / spec["notebook"]
+    if not nb.exists():
+        raise ValueError(f"{path}: notebook {spec['notebook']!r} does not exist")
+    grid = spec.get("grid") or {}
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise ValueError(f"{path}: 'grid' must map parameter names to non-empty lists, got {grid!r}")
+    seeds = spec.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ValueError(f"{path}: 'seeds' must be a non-empty list of integers >= 0, got {seeds!r}")
+    fixed = spec.get("parameters") or {}
+    clash = sorted(set(fixed) & (set(grid) | {"seed"}))
+    if clash:
+        raise ValueError(f"{path}: {clash} set both in 'parameters' and in 'grid'/'seeds'")
+    chapter = nb.parent.name
+    return {"name": path.stem, "path": path, "root": root, "notebook": nb, "parameters": fixed, "grid": grid,
+            "seeds": seeds, "results_dir": str(root / spec.get("results_dir", f"results/{chapter}")),
+            "paper": spec.get("paper", "")}
+
+
+def points(spec: dict) -> list[dict]:
+    """Every (grid combination, seed) as a dict of notebook parameters, in a fixed order."""
+    keys = sorted(spec["grid"])
+    out = []
+    for values in itertools.product(*(spec["grid"][k] for k in keys)):
+        for seed in spec["seeds"]:
+            out.append({**dict(zip(keys, values)), "seed": seed})
+    return out
+
+
+def point_id(point: dict) -> str:
+    """A file name for a point: key=value pairs in key order, unsafe characters replaced."""
+    return re.sub(r"[^A-Za-z0-9_.=,-]", "_", ",".join(f"{k}={point[k]}" for k in sorted(point)))
+
+
+def run_point(spec: dict, point: dict, out_dir: Path, device: str | None) -> dict:
+    """Execute one point with papermill in a fresh process; write the done marker on success."""
+    params = {**spec["parameters"], **point, "results_dir": spec["results_dir"]}
+    if device is not None:
+        params["device"] = device
+    pid = point_id(point)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(spec["notebook"]), str(out_dir / f"{pid}.ipynb"),
+                           "--cwd", str(spec["notebook"].parent), "-y", yaml.safe_dump(params),
+                           "--no-progress-bar"], capture_output=True, text=True)
+    status = {"point": point, "parameters": params, "device": device, "seconds": round(time.time() - t0, 1),
+              "ok": proc.returncode == 0, "notebook": str(out_dir / f"{pid}.ipynb")}
+    if proc.returncode == 0:
+        write_json_atomic(status, out_dir / f"{pid}.done.json")
+    else:
+        status["error"] = proc.stderr[-2000:]
+    return status
+
+
+def run_sweep(spec: dict, devices: list[str | None], out_dir: Path, log=print) -> list[dict]:
+    """Run every unfinished point, one worker thread (and papermill process) per device."""
+    todo = queue.Queue()
+    for p in points(spec):
+        if (out_dir / f"{point_id(p)}.done.json").exists():
+            log(f"skip (finished): {point_id(p)}")
+        else:
+            todo.put(p)
+    results, lock = [], threading.Lock()
+
+    def worker(device):
+        while True:
+            try:
+                p = todo.get_nowait()
+            except queue.Empty:
+                return
+            log(f"run {point_id(p)} on {device or 'default device'}")
+            st = run_point(spec, p, out_dir, device)
+            log(f"{'done' if st['ok'] else 'FAILED'}: {point_id(p)} ({st['seconds']} s)")
+            with lock:
+                results.append(st)
+
+    threads = [threading.Thread(target=worker, args=(d,)) for d in devices]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def dry_run(spec: dict, tflops: float = DEFAULT_TFLOPS, log=print) -> dict:
+    """Execute each grid point once with ``dry_run=True``; sum the planned PFLOP over points and seeds."""
+    keys = sorted(spec["grid"])
+    combos = list(itertools.product(*(spec["grid"][k] for k in keys)))
+    total = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for values in combos:
+            point = {**dict(zip(keys, values)), "seed": spec["seeds"][0]}
+            st = run_point({**spec, "parameters": {**spec["parameters"], "dry_run": True}}, point, Path(tmp), None)
+            if not st["ok"]:
+                raise RuntimeError(f"{spec['path']}: dry run of {point_id(point)} failed:\n{st['error']}")
+            pflop = planned_pflop(Path(st["notebook"]))
+            log(f"point {point_id({k: point[k] for k in keys}) or '(single)'}: {pflop:.3f} PFLOP per seed")
+            total += pflop * len(spec["seeds"])
+    hours = total * 1e15 / (tflops * 1e12) / 3600
+    n = len(combos) * len(spec["seeds"])
+    log(f"{spec['name']}: {n} point(s) ({len(combos)} grid x {len(spec['seeds'])} seeds) of {spec['notebook'].name}; "
+        f"{total:.3f} PFLOP; projected {hours:.2f} GPU-hours at {tflops:g} TFLOP/s sustained")
+    return {"points": n, "pflop": total, "gpu_hours": hours}
+
+
+def planned_pflop(executed: Path) -> float:
+    """The 'total X PFLOP' that ``notebook.dry_run_stop`` prints, summed over the notebook's outputs."""
+    nb = json.loads(executed.read_text())
+    text = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    found = re.findall(r"total ([0-9.]+) PFLOP", text)
+    if not found:
+        raise RuntimeError(f"{executed}: no dry-run plan printed (does the notebook call notebook.dry_run_stop?)")
+    return sum(float(x) for x in found)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mixupbook.sweep", description=__doc__.split("\n")[0])
+    ap.add_argument("spec", help="experiments/NAME.yaml")
+    ap.add_argument("--devices", default=None, help="comma-separated CUDA indices, one worker each (e.g. 0,1)")
+    ap.add_argument("--dry-run", action="store_true", help="validate every point, print the plan and GPU-hours")
+    ap.add_argument("--out", default=None, help="executed notebooks and markers (default results/sweeps/<spec>)")
+    ap.add_argument("--tflops", type=float, default=DEFAULT_TFLOPS, help="sustained TFLOP/s for projections")
+    args = ap.parse_args(argv)
+    spec = load_spec(args.spec)
+    if args.dry_run:
+        dry_run(spec, args.tflops)
+        return 0
+    devices = [None] if not args.devices else [f"cuda:{int(d)}" for d in args.devices.split(",")]
+    out = Path(args.out) if args.out else spec["root"] / "results" / "sweeps" / spec["name"]
+    results = run_sweep(spec, devices, out)
+    failed = [r for r in results if not r["ok"]]
+    for r in failed:
+        print(f"FAILED {point_id(r['point'])}:\n{r['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
