@@ -65,3 +65,13 @@ def test_every_notebook_has_the_common_parameters_first(path):
     assert any(c.get("outputs") for c in code), f"{path.name}: no stored outputs"
     assert nb["metadata"].get("jupytext", {}).get("formats") == "ipynb,md:myst"
     assert path.with_suffix(".md").exists(), "paired MyST twin missing"
+
+
+@pytest.mark.parametrize("path", ALL, ids=[str(p.relative_to(ROOT / "notebooks")) for p in ALL])
+def test_markdown_twin_has_the_same_cells(path):
+    import jupytext
+
+    ipynb = json.loads(path.read_text())["cells"]
+    twin = jupytext.read(path.with_suffix(".md"))["cells"]
+    strip = lambda cells: [(c["cell_type"], "".join(c["source"]).strip()) for c in cells]  # noqa: E731
+    assert strip(twin) == strip(ipynb), f"{path.name}: run `jupytext --sync {path}`"

@@ -171,11 +171,13 @@ def _ball_interval(xa: np.ndarray, xb: np.ndarray, p: np.ndarray, eps: float) ->
     uu, uw, ww = float(u @ u), float(u @ w), float(w @ w)
     if uu == 0.0:
         return (0.0, 1.0) if ww < eps * eps else (1.0, 0.0)
-    disc = uw * uw - uu * (ww - eps * eps)
-    if disc <= 0:
+    t0 = uw / uu                                  # foot of the perpendicular from p on the line
+    perp = w - t0 * u                             # computed directly: uw^2 - uu ww cancels badly
+    half2 = (eps * eps - float(perp @ perp)) / uu
+    if half2 <= 0:
         return 1.0, 0.0
-    root = math.sqrt(disc)
-    return max(0.0, (uw - root) / uu), min(1.0, (uw + root) / uu)
+    half = math.sqrt(half2)
+    return max(0.0, t0 - half), min(1.0, t0 + half)
 
 
 def _beta_mass(a: float, b: float, lo: float, hi: float) -> float:
