@@ -80,7 +80,9 @@ def test_mixup_distances_match_brute_force(alpha, distinct):
 def test_mixup_distance_is_zero_at_a_collision_and_blocks_do_not_matter():
     d = mixup_distances(X_HIT, Y_HIT, alpha=1024.0)
     assert float(d[2]) < 1e-7                  # the colliding point
-    assert float(d[0]) == pytest.approx(np.sqrt(1.25), abs=1e-6)  # (0, 0) to the segment (1, 1)-(0, 3) at lam ~ 1/2
+    # (0, 0) to the part of the segment (1, 1)-(0, 3) that Beta(1024, 1024) uses: nearest at its end
+    lo, _ = lam_interval(1024.0)
+    assert float(d[0]) == pytest.approx(np.hypot(1 - lo, 1 + 2 * lo), abs=1e-9)
     assert torch.allclose(d, mixup_distances(X_HIT, Y_HIT, alpha=1024.0, max_elements=1))
     with pytest.raises(ValueError, match="max_elements"):
         mixup_distances(X_HIT, Y_HIT, max_elements=0)

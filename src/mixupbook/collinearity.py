@@ -165,28 +165,27 @@ def mixup_distances(x, y, alpha: float | None = 1024.0, coverage: float = 0.999,
     return best.clamp_min(0).sqrt().cpu()
 
 
-def _ball_interval(xa: np.ndarray, xb: np.ndarray, p: np.ndarray, eps: float) -> tuple[float, float]:
-    """The lam in [0, 1] with |lam x_a + (1 - lam) x_b - p| < eps, as an interval (empty: lo >= hi)."""
-    u, w = xa - xb, p - xb
-    uu, uw, ww = float(u @ u), float(u @ w), float(w @ w)
-    if uu == 0.0:
-        return (0.0, 1.0) if ww < eps * eps else (1.0, 0.0)
-    t0 = uw / uu                                  # foot of the perpendicular from p on the line
-    perp = w - t0 * u                             # computed directly: uw^2 - uu ww cancels badly
-    half2 = (eps * eps - float(perp @ perp)) / uu
-    if half2 <= 0:
-        return 1.0, 0.0
-    half = math.sqrt(half2)
-    return max(0.0, t0 - half), min(1.0, t0 + half)
+def _ball_intervals(xa: np.ndarray, xb: np.ndarray, p: np.ndarray, eps: float):
+    """Per pair, the lam in [0, 1] with |lam x_a + (1 - lam) x_b - p| < eps: arrays (lo, hi), empty when lo >= hi."""
+    u, w = xa - xb, p[None] - xb                                       # (P, d)
+    uu, uw, ww = (u * u).sum(1), (u * w).sum(1), (w * w).sum(1)
+    degenerate = uu == 0
+    t0 = np.where(degenerate, 0.5, uw / np.where(degenerate, 1.0, uu))  # foot of the perpendicular
+    perp = w - t0[:, None] * u                                         # computed directly: uw^2 - uu ww cancels
+    half2 = (eps * eps - (perp * perp).sum(1)) / np.where(degenerate, 1.0, uu)
+    half = np.sqrt(np.clip(half2, 0.0, None))
+    lo, hi = np.maximum(0.0, t0 - half), np.minimum(1.0, t0 + half)
+    lo, hi = np.where(half2 > 0, lo, 1.0), np.where(half2 > 0, hi, 0.0)
+    inside = ww < eps * eps                                            # a point pair (x_a == x_b) inside the ball
+    lo, hi = np.where(degenerate, np.where(inside, 0.0, 1.0), lo), np.where(degenerate, np.where(inside, 1.0, 0.0), hi)
+    return lo, hi
 
 
-def _beta_mass(a: float, b: float, lo: float, hi: float) -> float:
+def _beta_masses(a: float, b: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """P(lo < lam < hi) for lam ~ Beta(a, b), using the upper tail above 1/2 (no cancellation near 1)."""
-    if hi <= lo:
-        return 0.0
-    if lo >= 0.5:
-        return float(special.betaincc(a, b, lo) - special.betaincc(a, b, hi))
-    return float(special.betainc(a, b, hi) - special.betainc(a, b, lo))
+    lower = special.betainc(a, b, hi) - special.betainc(a, b, lo)
+    upper = special.betaincc(a, b, lo) - special.betaincc(a, b, hi)
+    return np.where(hi <= lo, 0.0, np.where(lo >= 0.5, upper, lower))
 
 
 def mixup_conditional_label(x, y_soft, point, eps: float, alpha: float = 1.0,
@@ -211,19 +210,15 @@ def mixup_conditional_label(x, y_soft, point, eps: float, alpha: float = 1.0,
         raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
     p = np.asarray(point, dtype=np.float64).reshape(-1)
     n = len(x)
-    total, label = 0.0, np.zeros(ys.shape[1])
-    for i in range(n):
-        for j in range(n):
-            if i == j and not self_pairs:
-                continue
-            lo, hi = _ball_interval(x[i], x[j], p, eps)
-            mass = _beta_mass(alpha, alpha, lo, hi)
-            if mass == 0.0:
-                continue
-            lam_mass = 0.5 * _beta_mass(alpha + 1, alpha, lo, hi)    # E[lam; lo < lam < hi]
-            total += mass
-            label += ys[i] * lam_mass + ys[j] * (mass - lam_mass)
-    return (label / total if total > 0 else np.full(ys.shape[1], np.nan)), total / (n * n if self_pairs else n * (n - 1))
+    i, j = (a.reshape(-1) for a in np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
+    if not self_pairs:
+        i, j = i[i != j], j[i != j]
+    lo, hi = _ball_intervals(x[i], x[j], p, eps)
+    mass = _beta_masses(alpha, alpha, lo, hi)
+    lam_mass = 0.5 * _beta_masses(alpha + 1, alpha, lo, hi)           # E[lam; lo < lam < hi]
+    total = float(mass.sum())
+    label = (ys[i] * lam_mass[:, None] + ys[j] * (mass - lam_mass)[:, None]).sum(0)
+    return (label / total if total > 0 else np.full(ys.shape[1], np.nan)), total / len(i)
 
 
 def mixup_optimal_prediction(x, y, points, alpha: float = 1.0, self_pairs: bool = True, eps: float = 1e-7,

@@ -345,3 +345,32 @@ def stl10(root, download=False, seed=0):
     stats = ((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713))
     return Data("stl10", *read("train"), *read("test"), 10, *stats)
 
+
+
+# ---------------------------------------------------------------- ImageFolder sets (classic engine only)
+IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def _image_folder(root: Path, folder: str, name: str, num_classes: int, image_size: int) -> Data:
+    """``root/folder/{train,val}/<class>/<image>`` read lazily by torchvision's ImageFolder.
+
+    Too large for the device: ``x_train``/``x_test`` are the ImageFolder datasets (not tensors),
+    so ``train.fit`` needs ``engine="classic"`` (chapter ``scale``).
+    """
+    from torchvision.datasets import ImageFolder
+
+    path = root / folder
+    for split in ("train", "val"):
+        if not (path / split).is_dir():
+            raise FileNotFoundError(f"dataset {name!r} not found: looked for {path / split} (ImageFolder layout "
+                                    f"<class>/<image>; nothing is downloaded for {name})")
+    tr, va = ImageFolder(str(path / "train")), ImageFolder(str(path / "val"))
+    return Data(name, tr, _long(tr.targets), va, _long(va.targets), num_classes, *IMAGENET_STATS,
+                meta={"image_size": image_size})
+
+
+register("tiny_imagenet", offline=False, where="tiny-imagenet-200", shape=(3, 64, 64), num_classes=200,
+         n_train=100000)(lambda root, download=False, seed=0: _image_folder(root, "tiny-imagenet-200",
+                                                                           "tiny_imagenet", 200, 64))
+register("imagenet", offline=False, where="imagenet", shape=(3, 224, 224), num_classes=1000, n_train=1281167)(
+    lambda root, download=False, seed=0: _image_folder(root, "imagenet", "imagenet", 1000, 224))

@@ -280,3 +280,43 @@ class ManifoldMixup(Objective):
         lam, perm = sample_pairing(x.shape[0], self.law, generator, self.per_example)
         h_mix, y_mix = mix(features(x), as_soft(y, self.num_classes), lam.to(x.device), perm.to(x.device))
         return soft_cross_entropy(head(h_mix), y_mix)
+
+
+@register("mixup_law")
+class MixupLaw(Mixup):
+    """Mixup with lam from a law given as a plain spec (name or dict), so configs and papermill can pick it.
+
+    E.g. ``law={"name": "beta", "a": 0.5}`` or the W-shaped law of the carratino2022 slides
+    (chapter carratino2022, C6); see ``lam.law_from_spec``.
+    """
+
+    def __init__(self, num_classes: int, law="beta", per_example: bool = False):
+        from .lam import law_from_spec
+
+        super().__init__(num_classes, law=law_from_spec(law), per_example=per_example)
+
+
+@register("carratino_approx")
+class CarratinoApprox(Objective):
+    """Approximate mixup of Carratino et al. (2022), Corollary 4: CE on the batch's shrunk points
+    (x~, y~) plus the quadratic regularisers, with the batch as the training set
+    (``taylor.carratino_surrogate``). Deterministic: no lam or pairing is drawn. Input Jacobians
+    and Hessians per example: for small inputs (chapter carratino2022, C4).
+    """
+
+    def __init__(self, num_classes: int, alpha: float = 1.0, law=None, jacobian_terms: bool = True,
+                 hessian_term: bool = True):
+        from .lam import is_symmetric, law_from_spec
+
+        super().__init__(num_classes)
+        self.law = law_from_spec(law) if law is not None else Beta(check_positive("alpha", alpha))
+        if not is_symmetric(self.law):
+            raise ValueError(f"law: carratino_approx needs a law symmetric about 1/2, got {self.law!r}")
+        self.jacobian_terms, self.hessian_term = bool(jacobian_terms), bool(hessian_term)
+
+    def loss(self, model, x, y, generator):
+        from .taylor import carratino_surrogate
+
+        x = x.reshape(len(x), -1)
+        return carratino_surrogate(model, x, as_soft(y, self.num_classes).to(x.dtype), self.law,
+                                   self.jacobian_terms, self.hessian_term)
