@@ -119,3 +119,14 @@ def test_conditional_label_matches_monte_carlo(gen):
     assert abs(inside.mean() - mass) < 4 * np.sqrt(mass * (1 - mass) / n)
     mc = ymix[inside, 1]
     assert abs(mc.mean() - label[1]) < 4 * mc.std() / np.sqrt(len(mc))
+
+
+def test_both_other_condition_is_not_enough_without_self_pairs():
+    # 0.8 (class 0) lies between 0 (class 0) and 1 (class 1), nearer the class-1 end: no
+    # "both_other" collision, an "any_other" one, and the optimum without self-pairs is class 1
+    x, y = np.array([0.0, 0.8, 1.0]), np.array([0, 0, 1])
+    assert find_collisions(x, y, classes="both_other").empty
+    assert not find_collisions(x, y, classes="any_other").empty
+    g = mixup_optimal_prediction(x, y, [[0.8]], 32.0, self_pairs=False, eps=1e-8)[0]
+    assert g[1] == pytest.approx(0.8, abs=1e-6)
+    assert mixup_optimal_prediction(x, y, [[0.8]], 32.0, self_pairs=True, eps=1e-8)[0, 0] > 0.99

@@ -12,7 +12,8 @@ def test_full_width_has_the_standard_size():
 
 def test_post_activation_output_of_a_block_is_nonnegative():
     model = build_model("resnet18_cifar", 10, (3, 32, 32), width=0.125).eval()
-    feats = model.layers(torch.relu(model.bn1(model.conv1(torch.randn(2, 3, 32, 32)))))
+    with torch.no_grad():
+        feats = model.layers(torch.relu(model.bn1(model.conv1(torch.randn(2, 3, 32, 32)))))
     assert float(feats.min()) >= 0.0  # ReLU after the residual sum (not pre-activation)
 
 

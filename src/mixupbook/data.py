@@ -363,7 +363,8 @@ def _image_folder(root: Path, folder: str, name: str, num_classes: int, image_si
     for split in ("train", "val"):
         if not (path / split).is_dir():
             raise FileNotFoundError(f"dataset {name!r} not found: looked for {path / split} (ImageFolder layout "
-                                    f"<class>/<image>; nothing is downloaded for {name})")
+                                    f"<class>/<image>); download=True cannot fetch {name}: get it from its site and "
+                                    "arrange train/ and val/ in class folders (book/scale: Reproducing at scale)")
     tr, va = ImageFolder(str(path / "train")), ImageFolder(str(path / "val"))
     return Data(name, tr, _long(tr.targets), va, _long(va.targets), num_classes, *IMAGENET_STATS,
                 meta={"image_size": image_size})

@@ -9,6 +9,7 @@ the model, says where the data would come from, and estimates the cost.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -105,16 +106,15 @@ def plan(cfg: ExperimentConfig, seeds: list[int] | None = None) -> dict:
     D.check_dataset_name(cfg.dataset)
     num_classes, shape = dataset_shape(cfg)
     build_objective(cfg.method, num_classes, **cfg.method_kwargs)
-    model = build_model(cfg.model, num_classes, shape, **cfg.model_kwargs)
+    params, flops = model_cost(cfg.model, json.dumps(cfg.model_kwargs, sort_keys=True), num_classes, shape)
     cfg.train.validate()
     info = D.DATASETS[cfg.dataset]
     n = cfg.n_train or info["n_train"] or len(D.load_dataset(cfg.dataset, seed=cfg.seed,
                                                              **cfg.dataset_kwargs).y_train)
-    flops = forward_flops(model, shape)
     path = D.dataset_path(cfg.dataset, cfg.data_root)
     seeds = seeds or [cfg.seed]
     out = {"name": cfg.name, "scale": cfg.scale, "dataset": cfg.dataset, "model": cfg.model,
-           "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
+           "params_M": round(params / 1e6, 3),
            "method": cfg.method, "method_kwargs": cfg.method_kwargs, "epochs": cfg.train.epochs,
            "batch_size": cfg.train.batch_size, "seeds": seeds, "n_train": n,
            "data": "offline (generated or shipped)" if path is None else
@@ -124,7 +124,15 @@ def plan(cfg: ExperimentConfig, seeds: list[int] | None = None) -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def model_cost(name: str, kwargs_json: str, num_classes: int, shape: tuple) -> tuple[int, int]:
+    """(parameters, forward FLOPs for one example) of a model; cached, since a sweep plans many copies."""
+    model = build_model(name, num_classes, shape, **json.loads(kwargs_json))
+    return sum(p.numel() for p in model.parameters()), forward_flops(model, shape)
+
+
 def forward_flops(model, shape) -> int:
+    """FLOPs of one forward pass of a single example of ``shape`` (eval mode, no grad)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     model.eval()
