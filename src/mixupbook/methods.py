@@ -86,7 +86,8 @@ class Mixup(Objective):
 # ---------------------------------------------------------------- Zou et al. 2023 (MixupE)
 class _BatchNormFromFirst:
     """Context: every training-mode batch-norm layer of ``model`` normalises its whole input with
-    the statistics of the first ``n`` rows (and updates running statistics from those rows only).
+    the statistics of the first ``n`` rows (and updates running statistics from those rows only);
+    for the other rows those statistics are constants (no gradient flows back through them).
 
     MixupE's fused pass feeds [x_mix; x] (2B) through the network once; with this, the mixed
     half sees exactly what a plain mixup step would (same logits, same running statistics),
@@ -100,22 +101,20 @@ class _BatchNormFromFirst:
 
     def _forward(self, m):
         def forward(inp):
-            first = inp[:self.n]
-            factor = 0.0
             if m.track_running_stats:
                 m.num_batches_tracked.add_(1)
                 factor = m.momentum if m.momentum is not None else 1.0 / float(m.num_batches_tracked)
-            out_first = torch.nn.functional.batch_norm(
-                first, m.running_mean if m.track_running_stats else None,
-                m.running_var if m.track_running_stats else None, m.weight, m.bias, True, factor, m.eps)
-            dims = [0] + list(range(2, inp.dim()))
-            shape = (1, -1) + (1,) * (inp.dim() - 2)
-            mean = first.mean(dims).view(shape)
-            var = first.var(dims, unbiased=False).view(shape)
-            rest = (inp[self.n:] - mean) * torch.rsqrt(var + m.eps)
-            if m.weight is not None:
-                rest = rest * m.weight.view(shape) + m.bias.view(shape)
-            return torch.cat([out_first, rest])
+            else:
+                factor = 0.0
+            running = (m.running_mean, m.running_var) if m.track_running_stats else (None, None)
+            # the mixed half: exactly nn.BatchNorm's training step (native kernel, running stats updated)
+            out_first, mean, invstd = torch.ops.aten.native_batch_norm(
+                inp[:self.n], m.weight, m.bias, *running, True, factor, m.eps)
+            # the clean half: normalised with the mixed half's statistics, taken as constants
+            var = invstd.detach().pow(-2) - m.eps
+            out_rest = torch.nn.functional.batch_norm(inp[self.n:], mean.detach(), var, m.weight, m.bias,
+                                                      False, 0.0, m.eps)
+            return torch.cat([out_first, out_rest])
         return forward
 
     def __enter__(self):
