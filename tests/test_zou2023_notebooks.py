@@ -1,33 +1,12 @@
 """The paper-scale configurations of the zou2023 notebooks are valid: each notebook run through
 papermill with scale=paper and dry_run=True finishes without data and without training."""
 import importlib.util
-import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-NB_DIR = ROOT / "notebooks" / "zou2023"
+from notebook_runs import paper_dry_run
 
 
-def _outputs(path):
-    nb = json.loads(Path(path).read_text())
-    out = []
-    for cell in nb["cells"]:
-        for o in cell.get("outputs", []):
-            text = o.get("text") or o.get("data", {}).get("text/plain", "")
-            out.append("".join(text) if isinstance(text, list) else text)
-    return "\n".join(out)
-
-
-def _dry_run(tmp_path, name, *extra):
-    out = tmp_path / f"{name}.ipynb"
-    subprocess.run([sys.executable, "-m", "papermill", "-k", "python3", "--cwd", str(NB_DIR),
-                    str(NB_DIR / f"{name}.ipynb"), str(out), "-p", "scale", "paper", "-p", "dry_run", "True",
-                    "-p", "data_root", str(tmp_path / "no_data"), "-p", "results_dir", str(tmp_path / "res"),
-                    *extra], check=True, capture_output=True, timeout=900)
-    assert not (tmp_path / "res").exists() or not any((tmp_path / "res").rglob("*.json"))  # nothing trained
-    return _outputs(out)
+def _dry_run(tmp_path, name):
+    return paper_dry_run(f"zou2023/{name}", tmp_path)
 
 
 def test_e3_paper_scale_dry_run(tmp_path):
