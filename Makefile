@@ -5,7 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 NOTEBOOKS := $(shell find notebooks -name '[0-9]*.ipynb' | sort)
 MATHJAX := _static/mathjax/tex-svg.js
 

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -68,3 +70,19 @@ def test_unknown_law_lists_valid():
 def test_sample_needs_a_generator():
     with pytest.raises(ValueError, match="generator"):
         L.Beta(1.0).sample(3, None)
+
+
+def test_beta_expect_on_many_kinks_is_accurate_and_quiet():
+    # 400 kinks: QUADPACK stops on roundoff, which must not reach the user when the result is good.
+    knots = np.linspace(0.001, 0.999, 400)
+    fn = lambda t: float(np.abs(t - knots).mean())  # noqa: E731
+    law = L.Beta(1.0)
+    exact = float(np.mean(knots**2 / 2 + (1 - knots) ** 2 / 2))  # int_0^1 |t - k| dt
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert law.expect(fn) == pytest.approx(exact, rel=1e-6)
+
+
+def test_beta_expect_warns_when_its_error_estimate_is_large():
+    with pytest.warns(Warning, match="quadrature error estimate"):
+        L.Beta(1.0).expect(lambda t: np.sin(1e5 * t) * 1e3)
