@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from mixupbook.experiment import ExperimentConfig, plan, run, validate
 from mixupbook.results import load_records, paper_numbers, records_frame, table, write_json_atomic
@@ -76,3 +77,15 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path):
 def test_paper_numbers_unknown_key_lists_valid():
     with pytest.raises(ValueError, match="valid"):
         paper_numbers("nobody2099")
+
+
+def test_keep_model_returns_the_trained_model_and_reloads_it_without_training(tmp_path):
+    cfg = _cfg(tmp_path)
+    rec, model = run(cfg, keep_model=True)
+    assert run(cfg)["final"] == rec["final"]  # the record a plain run reads back
+    rec2, model2 = run(cfg, keep_model=True)  # from the kept checkpoint, not trained again
+    assert rec2["env"]["date"] == rec["env"]["date"]
+    for a, b in zip(model.state_dict().values(), model2.state_dict().values()):
+        assert torch.equal(a.cpu(), b.cpu())
+    plain = run(_cfg(tmp_path / "plain"))
+    assert plain["final"] == rec["final"]  # keeping the model changes nothing about training

@@ -1,9 +1,13 @@
-"""Sphinx extension: the ``book-status`` directive.
+"""Sphinx extension: the ``book-status`` and ``paper-tables`` directives.
 
 Renders one row per notebook with its last execution (papermill's metadata stored
 in the .ipynb by ``make execute``): when it ran, how long it took, and whether it
 finished without error. The book is built with execution off, so this is what the
 stored outputs come from; ``make test`` (nbval) re-executes them and compares.
+
+``paper-tables KEY`` renders ``mixupbook.paper_tables.paper_table(KEY)``: each targeted
+published number of paper KEY beside our paper-scale records in ``results/KEY``, or
+"not yet run". Pages using it are re-read on every build, so new records show at once.
 """
 from __future__ import annotations
 
@@ -31,16 +35,43 @@ class BookStatus(Directive):
             duration = f"{meta['duration']:.0f}" if meta.get("duration") is not None else "-"
             ran = (meta.get("end_time") or "-")[:16].replace("T", " ")
             rows.append([f":doc:`/{doc}`", path.parent.name, ran, duration, status])
-        lines = [".. list-table::", "   :header-rows: 1", "",
-                 "   * - notebook", "     - chapter", "     - last executed (UTC)", "     - seconds", "     - result"]
-        for row in rows:
-            lines.append(f"   * - {row[0]}")
-            lines += [f"     - {cell}" for cell in row[1:]]
-        container = nodes.container()
-        self.state.nested_parse(StringList(lines), self.content_offset, container)
-        return container.children
+        header = ["notebook", "chapter", "last executed (UTC)", "seconds", "result"]
+        return _list_table(self, header, rows)
+
+
+class PaperTables(Directive):
+    required_arguments = 1
+
+    def run(self):
+        from mixupbook.paper_tables import paper_table
+
+        env = self.state.document.settings.env
+        env.note_reread()
+        frame = paper_table(self.arguments[0], Path(env.srcdir) / "results")
+        rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+        return _list_table(self, list(frame.columns), rows)
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v) if str(v) else "-"
+
+
+def _list_table(directive: Directive, header: list[str], rows: list[list[str]]):
+    lines = [".. list-table::", "   :header-rows: 1", "", f"   * - {header[0]}"]
+    lines += [f"     - {h}" for h in header[1:]]
+    for row in rows:
+        lines.append(f"   * - {row[0]}")
+        lines += [f"     - {cell}" for cell in row[1:]]
+    container = nodes.container()
+    directive.state.nested_parse(StringList(lines), directive.content_offset, container)
+    return container.children
 
 
 def setup(app):
     app.add_directive("book-status", BookStatus)
+    app.add_directive("paper-tables", PaperTables)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -151,11 +151,16 @@ def build(cfg: ExperimentConfig):
     return data, model, objective
 
 
-def run(cfg: ExperimentConfig, checkpoint_dir: str | None = None, stop_after: int | None = None) -> dict:
-    """Validate, seed, train and write the record; an existing finished record is returned as is."""
+def run(cfg: ExperimentConfig, checkpoint_dir: str | None = None, stop_after: int | None = None,
+        keep_model: bool = False):
+    """Validate, seed, train and write the record; an existing finished record is returned as is.
+
+    ``keep_model=True``: keep the last checkpoint and return ``(record, trained model)``; a
+    later call loads the model from that checkpoint instead of training again.
+    """
     validate(cfg)
     path = cfg.record_path()
-    if path.exists():
+    if path.exists() and not keep_model:
         return json.loads(path.read_text())
     data, model, objective = build(cfg)
     ckpt = Path(checkpoint_dir or Path(cfg.results_dir) / "checkpoints") / f"{cfg.name}-{cfg.key()}-seed{cfg.seed}.pt"
@@ -164,13 +169,19 @@ def run(cfg: ExperimentConfig, checkpoint_dir: str | None = None, stop_after: in
                   progress=cfg.progress, stop_after=stop_after)
     if len(history) < cfg.train.epochs:
         raise RuntimeError(f"stopped after {len(history)} of {cfg.train.epochs} epochs; run again to resume")
-    final = {k: v for k, v in history[-1].items() if k.startswith(("train_", "test_"))}
-    final["gap_loss"] = final["test_loss"] - final["train_loss"]
-    final["gap_acc"] = final["train_acc"] - final["test_acc"]
-    record = {"schema": SCHEMA_VERSION, "key": cfg.key(), "config": asdict(cfg),
-              "env": environment(resolve_device(cfg.device)), "wall_seconds": time.perf_counter() - t0,
-              "history": history, "final": final}
-    if distributed.is_main():  # under torchrun every rank trains; rank 0 alone writes
-        write_json_atomic(record, path)
+    if path.exists():   # keep_model with a finished record: the checkpoint only restored the weights
+        record = json.loads(path.read_text())
+    else:
+        final = {k: v for k, v in history[-1].items() if k.startswith(("train_", "test_"))}
+        final["gap_loss"] = final["test_loss"] - final["train_loss"]
+        final["gap_acc"] = final["train_acc"] - final["test_acc"]
+        record = {"schema": SCHEMA_VERSION, "key": cfg.key(), "config": asdict(cfg),
+                  "env": environment(resolve_device(cfg.device)), "wall_seconds": time.perf_counter() - t0,
+                  "history": history, "final": final}
+        if distributed.is_main():  # under torchrun every rank trains; rank 0 alone writes
+            write_json_atomic(record, path)
+    if keep_model:
+        return record, model
+    if distributed.is_main():
         ckpt.unlink(missing_ok=True)
     return record

@@ -17,15 +17,21 @@ import torch
 
 from .lam import Beta, LambdaLaw, check_positive
 from .losses import soft_cross_entropy
-from .mixing import as_soft, mix, sample_pairing
+from .mixing import as_soft, mix, sample_pairing, to_device
 
 OBJECTIVES: dict[str, type] = {}
 
 
 def register(name: str):
-    """Class decorator: make an objective available as ``build_objective(name, ...)``."""
+    """Class decorator: make an objective available as ``build_objective(name, ...)``.
+
+    A name is registered once; another class under a taken name raises ValueError. A
+    redefinition of the same class (same module and qualified name, as when a notebook
+    cell that defines a variant is run again) replaces the old definition.
+    """
     def deco(cls):
-        if name in OBJECTIVES and OBJECTIVES[name] is not cls:
+        old = OBJECTIVES.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
             raise ValueError(f"objective {name!r} is already registered")
         OBJECTIVES[name] = cls
         cls.name = name
@@ -79,7 +85,7 @@ class Mixup(Objective):
 
     def loss(self, model, x, y, generator):
         lam, perm = sample_pairing(x.shape[0], self.law, generator, self.per_example)
-        x_mix, y_mix = mix(x, as_soft(y, self.num_classes), lam.to(x.device), perm.to(x.device))
+        x_mix, y_mix = mix(x, as_soft(y, self.num_classes), to_device(lam, x.device), to_device(perm, x.device))
         return soft_cross_entropy(model(x_mix), y_mix)
 
 
@@ -168,7 +174,7 @@ class MixupE(Objective):
             logits = model(x)
             return soft_cross_entropy(logits, y_soft), logits
         lam, perm = sample_pairing(x.shape[0], self.law, generator)
-        x_mix, y_mix = mix(x, y_soft, lam.to(x.device), perm.to(x.device))
+        x_mix, y_mix = mix(x, y_soft, to_device(lam, x.device), to_device(perm, x.device))
         if self.fused:
             out_mix, logits = forward_mixed_and_clean(model, x_mix, x)
         else:
@@ -253,7 +259,7 @@ class ApproxMixup(Objective):
     def loss(self, model, x, y, generator):
         from .taylor import quadratic_surrogate
 
-        partners = None if self.pairs == "all" else torch.randperm(x.shape[0], generator=generator).to(x.device)
+        partners = None if self.pairs == "all" else to_device(torch.randperm(x.shape[0], generator=generator), x.device)
         return quadratic_surrogate(model, x, y, self.alpha, self.beta, self.loss_name, partners)
 
 
@@ -277,7 +283,8 @@ class ManifoldMixup(Objective):
 
         features, head = split_model(model, self.layer)
         lam, perm = sample_pairing(x.shape[0], self.law, generator, self.per_example)
-        h_mix, y_mix = mix(features(x), as_soft(y, self.num_classes), lam.to(x.device), perm.to(x.device))
+        lam, perm = to_device(lam, x.device), to_device(perm, x.device)
+        h_mix, y_mix = mix(features(x), as_soft(y, self.num_classes), lam, perm)
         return soft_cross_entropy(head(h_mix), y_mix)
 
 

@@ -58,6 +58,14 @@ def sample_pairing(n: int, law: LambdaLaw, generator: torch.Generator, per_examp
     return (lam if per_example else lam[0]), perm
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A small CPU tensor (lam, perm) on ``device``: on CUDA through pinned memory with
+    ``non_blocking``, so the host goes on queueing work instead of waiting for the GPU."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
 def all_pairs(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Index tensors (i, j) over all n^2 ordered pairs: the exact mixup loss sums over them (F2)."""
     i, j = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")

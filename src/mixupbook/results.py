@@ -12,6 +12,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -90,6 +91,11 @@ def table(frame: pd.DataFrame, by: list[str], metrics: list[str], digits: int = 
         out[m] = [f"{a:.{digits}f} ± {b:.{digits}f}" for a, b in zip(mean[m], std[m])]
     out["n"] = n
     return out.reset_index()
+
+
+def run_name(*parts) -> str:
+    """A record folder name from its parts: lower case, runs of other characters become "_"."""
+    return re.sub(r"[^a-z0-9]+", "_", " ".join(map(str, parts)).lower()).strip("_")
 
 
 def paper_numbers(key: str) -> pd.DataFrame:

@@ -24,6 +24,7 @@ import torch
 from . import distributed, engine
 from .data import Data
 from .engine import ENGINES, flip_crop  # noqa: F401  (flip_crop: part of this module's API)
+from .mixing import to_device
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine", "step")
@@ -188,7 +189,7 @@ def fit(model, objective, data: Data, cfg: TrainConfig, *, device: str = "auto",
         t0, model_loss, steps = time.perf_counter(), torch.zeros((), device=dev), 0
         model.train()
         if cfg.engine == "device":
-            perm = torch.randperm(n, generator=gen).to(dev, non_blocking=True)
+            perm = to_device(torch.randperm(n, generator=gen), dev)
             batches = engine.device_batches(data, x_train, y_train, perm, bs, cfg.augment, gen, rank, world, fast)
         else:
             idx = engine.chunks(torch.randperm(n, generator=gen), bs, rank, world)

@@ -1,0 +1,123 @@
+"""The published numbers we target at paper scale, beside our reproductions in ``results/``.
+
+``TARGETS[key](paper)`` picks, from paper ``key``'s published numbers, the rows a paper-scale
+notebook of ours measures, and says for each which records reproduce it (``where``: record
+config fields and their values) and which record metric to read (``metric``, a function of
+the record's ``final``). ``paper_table(key, results_root)`` fills every row from the matching
+paper-scale records (seeds, mean +- std, hardware, date) or writes "not yet run". The
+``paper-tables`` directive of the book (``book/_ext/book_status.py``) renders it.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .results import load_records, paper_numbers, run_name
+
+NOT_RUN = "not yet run"
+TARGETS: dict = {}
+
+
+def target(key: str):
+    def deco(fn):
+        TARGETS[key] = fn
+        return fn
+    return deco
+
+
+def _error_pct(final):
+    return 100 * (1 - final["test_acc"])
+
+
+def _acc_pct(final):
+    return 100 * final["test_acc"]
+
+
+# the names the MixupE tables print, and ours
+ZOU_DATASETS = {"CIFAR-10": "cifar10", "CIFAR-100": "cifar100", "SVHN": "svhn",
+                "Tiny-ImageNet": "tiny_imagenet", "ImageNet": "imagenet"}
+ZOU_MODELS = {"PreActResNet18": "preact_resnet18", "PreActResNet34": "preact_resnet34",
+              "PreActResNet50": "preact_resnet50", "PreActResNet101": "preact_resnet101",
+              "Wide-Resnet-28-10": "wrn28_10", "ResNet-50": "resnet50", "ViT-B/16": "vit_b_16",
+              "CoAtNet-0": "coatnet_0"}
+
+
+@target("zou2023")
+def _zou(paper: pd.DataFrame):
+    """Tables 1-3 and 7 and the eta sensitivity (top-1 only: we do not measure top-5), and Table 8,
+    from notebooks/zou2023/05_images at paper scale."""
+    for i, p in paper.iterrows():
+        ds, mo = ZOU_DATASETS.get(p.dataset), ZOU_MODELS.get(p.model)
+        if ds is None or mo is None or p.metric == "top-5 accuracy %":
+            continue
+        if p.source == "Table 8":
+            # the name notebooks/zou2023/05_images gives its Table 8 deformation records
+            name = run_name("zou", "Table 8", "cifar100", "preact_resnet18", p.method) + "_deformations"
+            yield i, {"name": name}, lambda f, d=p.deformation: f[f"test_acc% {d}"]
+            continue
+        method = {"erm": ("erm", None), "mixup": ("mixup", None), "mixupe": ("mixupe", True),
+                  "erm+R": ("mixupe", False)}[p.method]
+        where = {"dataset": ds, "model": mo, "method": method[0]}
+        if method[1] is not None:
+            where["method_kwargs.mix"] = method[1]
+        if not (isinstance(p.eta, float) and math.isnan(p.eta)):
+            where["method_kwargs.eta"] = float(p.eta)
+        yield i, where, _error_pct if p.metric == "test error %" else _acc_pct
+
+
+@target("kimura2021")
+def _kimura(paper: pd.DataFrame):
+    """Table 1, from notebooks/kimura2021/05_generalisation_gap at paper scale."""
+    for i, p in paper.iterrows():
+        yield i, {"dataset": p.dataset, "model": "resnet18_cifar", "method": "mixup",
+                  "method_kwargs.alpha": float(p.alpha)}, lambda f: f["gap_loss"]
+
+
+def _matches(config: dict, where: dict) -> bool:
+    for field, want in where.items():
+        have = config
+        for part in field.split("."):
+            have = have.get(part) if isinstance(have, dict) else None
+        if have is None and field == "method_kwargs.mix":
+            have = True   # MixupE mixes unless told not to
+        if isinstance(want, float) and isinstance(have, (int, float)) and not isinstance(have, bool):
+            if not math.isclose(have, want, rel_tol=1e-9):
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+def reproduction(records: list[dict], where: dict, metric) -> dict:
+    """Seeds, mean +- std, hardware and last date of the paper-scale records matching ``where``."""
+    found = [r for r in records if r["config"].get("scale") == "paper" and _matches(r["config"], where)]
+    if not found:
+        return {"ours": NOT_RUN, "seeds": 0, "hardware": "", "date": ""}
+    values = np.array([metric(r["final"]) for r in found], dtype=float)
+    std = f" ± {values.std(ddof=1):.2f}" if len(values) > 1 else ""
+    return {"ours": f"{values.mean():.2f}{std}", "seeds": len(values),
+            "hardware": ", ".join(sorted({r["env"].get("device_name", "?") for r in found})),
+            "date": max(r["env"].get("date", "") for r in found)[:10]}
+
+
+def paper_table(key: str, results_root: str | Path = "results") -> pd.DataFrame:
+    """Every targeted published number of paper ``key`` beside our reproduction, or "not yet run"."""
+    if key not in TARGETS:
+        raise ValueError(f"paper tables: no targets for {key!r}; valid: {sorted(TARGETS)}")
+    paper = paper_numbers(key)
+    folder = Path(results_root) / key
+    records = load_records(folder) if folder.exists() else []
+    rows = []
+    for i, where, metric in TARGETS[key](paper):
+        p = paper.loc[i]
+        published = f"{p.value:g}" + ("" if pd.isna(p.get("std", np.nan)) else f" ± {p['std']:g}")
+        rows.append({**{c: p[c] for c in paper.columns if c not in ("value", "std") and not _blank(p[c])},
+                     "paper": published, **reproduction(records, where, metric)})
+    return pd.DataFrame(rows)
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))

@@ -1,0 +1,36 @@
+"""The paper-tables page: published numbers beside paper-scale records, "not yet run" otherwise."""
+import pytest
+
+from mixupbook.paper_tables import NOT_RUN, TARGETS, paper_table
+from mixupbook.results import SCHEMA_VERSION, paper_numbers, write_json_atomic
+
+
+def _record(path, seed, scale="paper", **final):
+    config = {"name": "kimura_gap_cifar10", "scale": scale, "dataset": "cifar10", "model": "resnet18_cifar",
+              "method": "mixup", "method_kwargs": {"alpha": 1.0}, "seed": seed}
+    env = {"device_name": "NVIDIA H100", "date": f"2026-11-2{seed}T10:00:00+00:00"}
+    write_json_atomic({"schema": SCHEMA_VERSION, "key": "k", "config": config, "env": env, "final": final},
+                      path / "kimura2021" / "kimura_gap_cifar10" / f"k-seed{seed}.json")
+
+
+@pytest.mark.parametrize("key", sorted(TARGETS))
+def test_every_target_is_a_published_number_and_not_yet_run_without_records(key, tmp_path):
+    table = paper_table(key, tmp_path)
+    assert len(table) > 0 and set(table.ours) == {NOT_RUN} and set(table.seeds) == {0}
+    assert len(table) <= len(paper_numbers(key))
+
+
+def test_paper_scale_records_fill_their_row_and_only_it(tmp_path):
+    _record(tmp_path, 0, gap_loss=0.10)
+    _record(tmp_path, 1, gap_loss=0.14)
+    _record(tmp_path, 2, scale="book", gap_loss=9.0)   # a book-scale record never counts
+    table = paper_table("kimura2021", tmp_path)
+    row = table[(table.dataset == "cifar10") & (table.alpha == 1.0)].iloc[0]
+    assert row.ours == "0.12 ± 0.03" and row.seeds == 2 and row.hardware == "NVIDIA H100" and row.date == "2026-11-21"
+    assert row.paper == "0.093"
+    assert (table.ours == NOT_RUN).sum() == len(table) - 1
+
+
+def test_unknown_paper_lists_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="valid:.*zou2023"):
+        paper_table("nope", tmp_path)
