@@ -1,12 +1,19 @@
-"""Every registered objective, tested the moment it is registered (parametrized over the registry)."""
+"""Every registered objective, tested the moment it is registered (parametrized over the registry).
+
+The registry includes the variants that notebooks define in cells tagged ``register-variant``
+(chapter ``extending``): they are registered below, before the parametrized tests are collected.
+"""
 import pytest
 import torch
+from notebook_variants import register_notebook_variants
 
 from mixupbook.lam import Beta
 from mixupbook.losses import soft_cross_entropy
 from mixupbook.methods import OBJECTIVES, Objective, build_objective, register
 from mixupbook.mixing import one_hot
 from mixupbook.models import build_model
+
+NOTEBOOK_VARIANTS = register_notebook_variants()
 
 
 @pytest.fixture
@@ -91,3 +98,28 @@ def test_objective_on_cuda_matches_cpu(name, setup):
     cpu = obj(model.double(), x.double(), y, torch.Generator().manual_seed(3))
     gpu = obj(model.cuda(), x.double().cuda(), y.cuda(), torch.Generator().manual_seed(3))
     assert torch.allclose(cpu, gpu.cpu(), rtol=1e-9, atol=1e-12)
+
+
+def test_notebook_variants_are_in_the_registry():
+    assert NOTEBOOK_VARIANTS, "no notebook in notebooks/extending/ has a cell tagged register-variant"
+    for notebook, names in NOTEBOOK_VARIANTS.items():
+        assert names, f"{notebook}: its register-variant cells register no objective"
+        assert set(names) <= set(OBJECTIVES)
+    assert "between_class_mixup" in NOTEBOOK_VARIANTS["02_worked_example.ipynb"]
+
+
+def test_register_accepts_a_redefinition_of_the_same_class():
+    source = ("from mixupbook.methods import Objective, register\n"
+              "@register('_test_redefined')\n"
+              "class Redefined(Objective):\n"
+              "    def loss(self, model, x, y, generator):\n"
+              "        return model(x).sum()\n")
+    try:
+        exec(source, {"__name__": "_test_cell"})
+        first = OBJECTIVES["_test_redefined"]
+        exec(source, {"__name__": "_test_cell"})       # the same cell run again
+        assert OBJECTIVES["_test_redefined"] is not first
+        with pytest.raises(ValueError, match="already registered"):
+            exec(source, {"__name__": "_other_cell"})  # same class name, another module
+    finally:
+        OBJECTIVES.pop("_test_redefined", None)
