@@ -34,7 +34,7 @@ class BookStatus(Directive):
                 "ok" if meta.get("end_time") else "not executed by papermill")
             duration = f"{meta['duration']:.0f}" if meta.get("duration") is not None else "-"
             ran = (meta.get("end_time") or "-")[:16].replace("T", " ")
-            rows.append([f":doc:`/{doc}`", path.parent.name, ran, duration, status])
+            rows.append([f"{{doc}}`/{doc}`", path.parent.name, ran, duration, status])
         header = ["notebook", "chapter", "last executed (UTC)", "seconds", "result"]
         return _list_table(self, header, rows)
 
@@ -57,15 +57,13 @@ def _cell(v) -> str:
         return ""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
-    return str(v) if str(v) else "-"
+    return str(v)
 
 
 def _list_table(directive: Directive, header: list[str], rows: list[list[str]]):
-    lines = [".. list-table::", "   :header-rows: 1", "", f"   * - {header[0]}"]
-    lines += [f"     - {h}" for h in header[1:]]
-    for row in rows:
-        lines.append(f"   * - {row[0]}")
-        lines += [f"     - {cell}" for cell in row[1:]]
+    """A table from MyST markdown (the book's pages are MyST, so nested content is parsed as MyST)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     container = nodes.container()
     directive.state.nested_parse(StringList(lines), directive.content_offset, container)
     return container.children

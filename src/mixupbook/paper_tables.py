@@ -113,10 +113,13 @@ def paper_table(key: str, results_root: str | Path = "results") -> pd.DataFrame:
     rows = []
     for i, where, metric in TARGETS[key](paper):
         p = paper.loc[i]
-        published = f"{p.value:g}" + ("" if pd.isna(p.get("std", np.nan)) else f" ± {p['std']:g}")
-        rows.append({**{c: p[c] for c in paper.columns if c not in ("value", "std") and not _blank(p[c])},
+        published = f"{p.value:g}" + ("" if _blank(p.get("std")) else f" ± {p['std']:g}")
+        if not _blank(p.get("n_seeds")):
+            published += f" ({p.n_seeds:g} seeds)"
+        rows.append({**{c: p[c] for c in paper.columns if c not in ("value", "std", "n_seeds")},
                      "paper": published, **reproduction(records, where, metric)})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table[[c for c in table.columns if not table[c].map(_blank).all()]]
 
 
 def _blank(v) -> bool:
