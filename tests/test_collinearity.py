@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mixupbook.collinearity import (find_collisions, has_collision, lam_interval, mixup_conditional_label,
-                                    mixup_distances, mixup_optimal_prediction)
+                                    mixup_distances, mixup_optimal_prediction, sampled_mixup_distances)
 
 # a hand-built set with one known collision: (1, 1) of class 0 is the midpoint of (0, 0) and (2, 2), class 1
 X_HIT = np.array([[0.0, 0.0], [2.0, 2.0], [1.0, 1.0], [0.0, 3.0]])
@@ -53,12 +53,13 @@ def test_equal_points_with_different_labels_count_as_collision():
     assert has_collision(np.array([[0.0], [0.0], [5.0]]), np.array([0, 1, 0]))
 
 
-def _brute_distance(x, y, lo, hi, distinct=False):
+def _brute_distance(x, y, lo, hi, distinct=False, classes="both_other"):
     out = []
     for k in range(len(x)):
         best = np.inf
         for a, b in itertools.combinations(range(len(x)), 2):
-            if y[a] == y[k] or y[b] == y[k] or (distinct and y[a] == y[b]):
+            other = (y[a] != y[k], y[b] != y[k])
+            if not (all(other) if classes == "both_other" else any(other)) or k in (a, b) or (distinct and y[a] == y[b]):
                 continue
             for lam in np.linspace(lo, hi, 2001):
                 best = min(best, np.linalg.norm(x[k] - lam * x[a] - (1 - lam) * x[b]))
@@ -130,3 +131,43 @@ def test_both_other_condition_is_not_enough_without_self_pairs():
     g = mixup_optimal_prediction(x, y, [[0.8]], 32.0, self_pairs=False, eps=1e-8)[0]
     assert g[1] == pytest.approx(0.8, abs=1e-6)
     assert mixup_optimal_prediction(x, y, [[0.8]], 32.0, self_pairs=True, eps=1e-8)[0, 0] > 0.99
+
+
+@pytest.mark.parametrize("alpha", [None, 4.0])
+def test_any_other_class_rule_matches_brute_force_and_skips_the_query(alpha):
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((11, 3)), rng.integers(0, 3, 11)
+    lo, hi = lam_interval(alpha, 0.9)
+    fast = mixup_distances(x, y, alpha, 0.9, classes="any_other", max_elements=29).numpy()
+    slow = _brute_distance(x, y, lo, hi, classes="any_other")
+    assert np.allclose(fast, slow, atol=2e-3) and np.all(fast <= slow + 1e-12)
+    # more segments than "both_other", so never farther; the query is never its own segment's end
+    assert np.all(fast <= mixup_distances(x, y, alpha, 0.9).numpy() + 1e-12) and np.all(fast > 0)
+    # with x_ref given, query_rows says which reference row each query is
+    ref = mixup_distances(x[:4], y[:4], alpha, 0.9, x_ref=x, y_ref=y, classes="any_other", query_rows=np.arange(4))
+    assert torch.allclose(ref, torch.as_tensor(fast[:4]))
+    with pytest.raises(ValueError, match="classes"):
+        mixup_distances(x, y, classes="neither")
+    with pytest.raises(ValueError, match="query_rows"):
+        mixup_distances(x, y, classes="any_other", query_rows=[0, 1])
+
+
+def test_sampled_distances_follow_the_authors_protocol():
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((40, 5)), rng.integers(0, 4, 40)
+    d = sampled_mixup_distances(x, y, 1024.0, torch.Generator().manual_seed(0)).numpy()
+    again = sampled_mixup_distances(x, y, 1024.0, torch.Generator().manual_seed(0)).numpy()
+    assert np.array_equal(d, again)
+    # the same draws by hand: one mixup point per point, partner uniform, both classes other than y_k
+    g = torch.Generator().manual_seed(0)
+    partner = torch.randint(0, 40, (40,), generator=g).numpy()
+    from mixupbook.lam import Beta
+    lam = Beta(1024.0).sample(40, g).double().numpy()
+    z = lam[:, None] * x + (1 - lam[:, None]) * x[partner]
+    hand = [min(np.linalg.norm(x[k] - z[j]) for j in range(40) if y[j] != y[k] and y[partner[j]] != y[k])
+            for k in range(40)]
+    assert np.allclose(d, hand, atol=1e-12)
+    # a sample of the segments: never closer than the exact distance to whole segments
+    assert np.all(d >= mixup_distances(x, y, alpha=None).numpy() - 1e-12)
+    with pytest.raises(ValueError, match="rounds"):
+        sampled_mixup_distances(x, y, rounds=0)

@@ -13,6 +13,8 @@ Book chapter ``chidambaram2022``. Three tools:
   than its own, with lam restricted to the central ``coverage`` interval of
   Beta(alpha, alpha). Exact (a clipped projection on every segment), computed from Gram
   matrices in blocks whose size ``max_elements`` bounds the memory.
+  ``sampled_mixup_distances`` is the authors' own protocol behind the published numbers:
+  one sampled mixup point per data point, so only an upper bound on the exact distance.
 * ``mixup_conditional_label`` / ``mixup_optimal_prediction`` (item H1): the
   mixup-optimal prediction E[y_mix | x_mix in B_eps(p)] for a small discrete dataset,
   exact for each eps (Beta CDFs on the interval of lam whose mixed point falls in the
@@ -114,19 +116,25 @@ def lam_interval(alpha: float | None, coverage: float = 0.999) -> tuple[float, f
 
 def mixup_distances(x, y, alpha: float | None = 1024.0, coverage: float = 0.999, x_ref=None, y_ref=None,
                     distinct: bool = False, max_elements: int = 2**22, device: str | torch.device = "cpu",
-                    dtype: torch.dtype | None = None) -> torch.Tensor:
+                    dtype: torch.dtype | None = None, classes: str = "both_other",
+                    query_rows=None) -> torch.Tensor:
     """Distance from each x_k to the nearest mixup point of two points of other classes.
 
     Chidambaram et al. 2022, Section 2 experiments (chapter ``chidambaram2022``, H3).
     For each query k: min over pairs a < b of ``x_ref`` with y_a != y_k and y_b != y_k
     (and y_a != y_b when ``distinct``) of the distance from x_k to
     {lam x_a + (1 - lam) x_b : lam in lam_interval(alpha, coverage)}; ``alpha=None`` uses the
-    whole segment. Inputs are flattened; ``x_ref`` defaults to ``x``. The work is done in
-    blocks of at most about ``max_elements`` (query, pair) combinations. A query with no
-    admissible pair gets inf. Returns (m,) on the CPU.
+    whole (closed) segment. ``classes="any_other"`` admits every pair with at least one end
+    outside x_k's class (the book's precise Theorem 2.10) and drops the pairs that have the
+    query itself as an end: its row in ``x_ref`` is ``query_rows[k]`` (default: row k when
+    ``x_ref`` is None, else none). Inputs are flattened; ``x_ref`` defaults to ``x``. The
+    work is done in blocks of at most about ``max_elements`` (query, pair) combinations. A
+    query with no admissible pair gets inf. Returns (m,) on the CPU.
     """
     if not (isinstance(max_elements, int) and max_elements >= 1):
         raise ValueError(f"max_elements must be an integer >= 1, got {max_elements!r}")
+    if classes not in CLASS_RULES:
+        raise ValueError(f"classes: unknown {classes!r}; valid: {list(CLASS_RULES)}")
     lo, hi = lam_interval(alpha, coverage)
     dev = torch.device(device)
     dtype = dtype or (torch.float64 if dev.type == "cpu" else torch.float32)
@@ -137,6 +145,11 @@ def mixup_distances(x, y, alpha: float | None = 1024.0, coverage: float = 0.999,
     if yq.shape != (len(xq),) or yr.shape != (len(xr),):
         raise ValueError("y, y_ref: need one integer label per row of x, x_ref")
     m, r = len(xq), len(xr)
+    if query_rows is None and x_ref is None:
+        query_rows = torch.arange(m)
+    rows = None if query_rows is None else torch.as_tensor(query_rows).to(dev).reshape(-1)
+    if rows is not None and rows.shape != (m,):
+        raise ValueError(f"query_rows: need one row index (or -1) per query, got shape {tuple(rows.shape)}")
     nq, nr = (xq * xq).sum(1), (xr * xr).sum(1)
     best = torch.full((m,), math.inf, dtype=dtype, device=dev)
     bq = max(1, min(m, max_elements // max(r, 1)))
@@ -157,12 +170,57 @@ def mixup_distances(x, y, alpha: float | None = 1024.0, coverage: float = 0.999,
             t = t.clamp(lo, hi)
             d2 = ww - 2 * t * wu + t * t * uu                          # |w - t u|^2
             ya, yb, yk = yr[a0:a1, None], yr[None, b_idx], yq[q, None, None]
-            ok = (ya[None] != yk) & (yb[None] != yk) & (b_idx[None, None, :] > torch.arange(a0, a1, device=dev)[None, :, None])
+            a_idx = torch.arange(a0, a1, device=dev)
+            other_a, other_b = ya[None] != yk, yb[None] != yk
+            ok = (other_a & other_b) if classes == "both_other" else (other_a | other_b)
+            ok &= b_idx[None, None, :] > a_idx[None, :, None]
             if distinct:
                 ok &= (ya != yb)[None]
+            if rows is not None and classes == "any_other":    # never a segment from the query itself
+                rk = rows[q, None, None]
+                ok &= (a_idx[None, :, None] != rk) & (b_idx[None, None, :] != rk)
             d2 = torch.where(ok, d2, torch.full_like(d2, math.inf))
             best[q] = torch.minimum(best[q], d2.flatten(1).amin(1))
     return best.clamp_min(0).sqrt().cpu()
+
+
+def sampled_mixup_distances(x, y, alpha: float = 1024.0, generator: torch.Generator | None = None,
+                            rounds: int = 1, block: int = 2048, device: str | torch.device = "cpu",
+                            dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The distance measure as the authors' public code computes it (chapter ``chidambaram2022``, H3).
+
+    Chidambaram et al. 2022, Section 2: each of the n points x_j, ``rounds`` times, is mixed
+    with a partner drawn uniformly from all n points (itself included) with lam ~
+    Beta(alpha, alpha); for each x_k the result is the distance to the nearest of these
+    sampled mixup points whose two classes both differ from y_k (code:
+    ``analysis/mixup_point_analysis.py`` of github.com/2014mchidamb/Mixup-Data-Dependency).
+    A sample of the mixup points, so never below ``mixup_distances(x, y, alpha=None)``.
+    Returns (n,) on the CPU; inf where no sampled point qualifies.
+    """
+    alpha = float(alpha)
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
+    if not (isinstance(rounds, int) and rounds >= 1):
+        raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
+    from .lam import Beta
+
+    dev = torch.device(device)
+    dtype = dtype or (torch.float64 if dev.type == "cpu" else torch.float32)
+    x = torch.as_tensor(x).reshape(len(x), -1).to(dev, dtype)
+    y = torch.as_tensor(y).to(dev)
+    n = len(x)
+    own = torch.arange(n).repeat(rounds)                                    # (n rounds,) first end
+    partner = torch.randint(0, n, (n * rounds,), generator=generator)       # second end, uniform
+    lam = Beta(alpha).sample(n * rounds, generator).to(dev, dtype)
+    own, partner = own.to(dev), partner.to(dev)
+    z = lam[:, None] * x[own] + (1 - lam[:, None]) * x[partner]             # (n rounds, d) mixup points
+    best = torch.full((n,), math.inf, dtype=dtype, device=dev)
+    for q0 in range(0, n, block):
+        q = slice(q0, min(q0 + block, n))
+        d = torch.cdist(x[q], z)                                            # (Q, n rounds)
+        ok = (y[own][None] != y[q, None]) & (y[partner][None] != y[q, None])
+        best[q] = torch.where(ok, d, torch.full_like(d, math.inf)).amin(1)
+    return best.cpu()
 
 
 def _ball_intervals(xa: np.ndarray, xb: np.ndarray, p: np.ndarray, eps: float):
