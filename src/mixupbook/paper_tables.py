@@ -76,6 +76,15 @@ def _kimura(paper: pd.DataFrame):
                   "method_kwargs.alpha": float(p.alpha)}, lambda f: f["gap_loss"]
 
 
+@target("chidambaram2022")
+def _chidambaram(paper: pd.DataFrame):
+    """H3's distance table, from notebooks/chidambaram2022/02_distance_measure at paper scale
+    (the authors' sampled protocol, which is what the paper reports)."""
+    for i, p in paper[paper.item == "H3"].iterrows():
+        stat = p.metric.split("_")[0]   # mean_distance -> mean
+        yield i, {"name": "chid_h3_distances", "dataset": p.dataset}, lambda f, k=f"sampled_{stat}": f[k]
+
+
 def _matches(config: dict, where: dict) -> bool:
     for field, want in where.items():
         have = config
