@@ -9,3 +9,14 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 @pytest.fixture
 def gen():
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture
+def mlp_batch(gen):
+    """A small MLP (5 -> 8 -> 3) and a batch of 16 random examples for it."""
+    from mixupbook.models import build_model
+
+    torch.manual_seed(0)
+    x = torch.randn(16, 5, generator=gen)
+    y = torch.randint(0, 3, (16,), generator=gen)
+    return build_model("mlp", 3, (5,), hidden=(8,)), x, y

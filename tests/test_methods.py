@@ -11,22 +11,13 @@ from mixupbook.lam import Beta
 from mixupbook.losses import soft_cross_entropy
 from mixupbook.methods import OBJECTIVES, Objective, build_objective, register
 from mixupbook.mixing import one_hot
-from mixupbook.models import build_model
 
 NOTEBOOK_VARIANTS = register_notebook_variants()
 
 
-@pytest.fixture
-def setup(gen):
-    torch.manual_seed(0)
-    x = torch.randn(16, 5, generator=gen)
-    y = torch.randint(0, 3, (16,), generator=gen)
-    return build_model("mlp", 3, (5,), hidden=(8,)), x, y
-
-
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
-def test_objective_gives_finite_scalar_with_gradients(name, setup, gen):
-    model, x, y = setup
+def test_objective_gives_finite_scalar_with_gradients(name, mlp_batch, gen):
+    model, x, y = mlp_batch
     obj = build_objective(name, num_classes=3)
     loss = obj(model, x, y, gen)
     assert loss.dim() == 0 and torch.isfinite(loss)
@@ -36,23 +27,23 @@ def test_objective_gives_finite_scalar_with_gradients(name, setup, gen):
 
 
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
-def test_objective_is_deterministic_given_generator(name, setup):
-    model, x, y = setup
+def test_objective_is_deterministic_given_generator(name, mlp_batch):
+    model, x, y = mlp_batch
     obj = build_objective(name, num_classes=3)
     a = obj(model, x, y, torch.Generator().manual_seed(5))
     b = obj(model, x, y, torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
 
 
-def test_mixup_with_point_mass_near_one_is_erm(setup, gen):
-    model, x, y = setup
+def test_mixup_with_point_mass_near_one_is_erm(mlp_batch, gen):
+    model, x, y = mlp_batch
     erm = build_objective("erm", 3)(model, x, y, gen)
     near_one = build_objective("mixup", 3, law=Beta(1e6, 1e-3))(model, x, y, gen)
     assert float(near_one.detach()) == pytest.approx(float(erm.detach()), rel=1e-3)
 
 
-def test_mixup_loss_equals_explicit_formula(setup):
-    model, x, y = setup
+def test_mixup_loss_equals_explicit_formula(mlp_batch):
+    model, x, y = mlp_batch
     g1, g2 = torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)
     obj = build_objective("mixup", 3, alpha=0.5)
     loss = obj(model, x, y, g1)
@@ -91,9 +82,9 @@ def test_register_adds_to_registry_and_refuses_duplicates():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
-def test_objective_on_cuda_matches_cpu(name, setup):
+def test_objective_on_cuda_matches_cpu(name, mlp_batch):
     # lam and perm reach the GPU through pinned memory without blocking: same draws, same loss
-    model, x, y = setup
+    model, x, y = mlp_batch
     obj = build_objective(name, num_classes=3)
     cpu = obj(model.double(), x.double(), y, torch.Generator().manual_seed(3))
     gpu = obj(model.cuda(), x.double().cuda(), y.cuda(), torch.Generator().manual_seed(3))

@@ -103,22 +103,14 @@ def test_fused_forward_matches_plain_mixup_forward_with_batch_norm(gen):
     assert out_clean.shape == (6, 4)
 
 
-def _setup(gen):
-    torch.manual_seed(0)
-    model = build_model("mlp", 3, (5,), hidden=(8,))
-    x = torch.randn(16, 5, generator=gen)
-    y = torch.randint(0, 3, (16,), generator=gen)
-    return model, x, y
-
-
 def _grads(model, loss):
     model.zero_grad()
     loss.backward()
     return torch.cat([p.grad.flatten() for p in model.parameters()])
 
 
-def test_paper_form_value_is_mixup_loss_but_gradient_is_not(gen):
-    model, x, y = _setup(gen)
+def test_paper_form_value_is_mixup_loss_but_gradient_is_not(gen, mlp_batch):
+    model, x, y = mlp_batch
     mixup = build_objective("mixup", 3, alpha=1.0)(model, x, y, torch.Generator().manual_seed(3))
     obj = build_objective("mixupe", 3, alpha=1.0, eta=1.0)
     loss = obj(model, x, y, torch.Generator().manual_seed(3))
@@ -128,8 +120,8 @@ def test_paper_form_value_is_mixup_loss_but_gradient_is_not(gen):
     assert not torch.allclose(g_mixupe, g_mixup, atol=1e-6)
 
 
-def test_paper_form_gradient_is_rescaled_mixup_plus_eta_r(gen):
-    model, x, y = _setup(gen)
+def test_paper_form_gradient_is_rescaled_mixup_plus_eta_r(gen, mlp_batch):
+    model, x, y = mlp_batch
     eta = 0.5
     obj = build_objective("mixupe", 3, alpha=1.0, eta=eta)
     g = _grads(model, obj(model, x, y, torch.Generator().manual_seed(3)))
@@ -139,16 +131,16 @@ def test_paper_form_gradient_is_rescaled_mixup_plus_eta_r(gen):
     assert torch.allclose(g, _grads(model, scale * (lmix + eta * r)), atol=1e-6)
 
 
-def test_code_form_with_nothing_kept_is_mixup(gen):
-    model, x, y = _setup(gen)
+def test_code_form_with_nothing_kept_is_mixup(gen, mlp_batch):
+    model, x, y = mlp_batch
     code = build_objective("mixupe_code", 3, alpha=1.0, eta=1.0, threshold=-1e9)
     g1 = _grads(model, code(model, x, y, torch.Generator().manual_seed(4)))
     g2 = _grads(model, build_objective("mixup", 3, alpha=1.0)(model, x, y, torch.Generator().manual_seed(4)))
     assert torch.allclose(g1, g2, atol=1e-7)
 
 
-def test_code_form_subtracts_signed_sum_over_kept_examples(gen):
-    model, x, y = _setup(gen)
+def test_code_form_subtracts_signed_sum_over_kept_examples(gen, mlp_batch):
+    model, x, y = mlp_batch
     eta, thr = 2.0, 0.05
     code = build_objective("mixupe_code", 3, alpha=1.0, eta=eta, threshold=thr)
     g = _grads(model, code(model, x, y, torch.Generator().manual_seed(4)))
@@ -160,15 +152,15 @@ def test_code_form_subtracts_signed_sum_over_kept_examples(gen):
     assert torch.allclose(g, _grads(model, float(lmix.detach()) / float(total.detach()) * total), atol=1e-6)
 
 
-def test_erm_plus_r_has_no_mixing(gen):
-    model, x, y = _setup(gen)
+def test_erm_plus_r_has_no_mixing(gen, mlp_batch):
+    model, x, y = mlp_batch
     obj = build_objective("mixupe", 3, alpha=1.0, eta=1.0, mix=False)
     erm = build_objective("erm", 3)(model, x, y, gen)
     assert float(obj(model, x, y, gen).detach()) == pytest.approx(float(erm.detach()), rel=1e-6)
 
 
-def test_exact_q_variant_trains(gen):
-    model, x, y = _setup(gen)
+def test_exact_q_variant_trains(gen, mlp_batch):
+    model, x, y = mlp_batch
     g = _grads(model, build_objective("mixupe", 3, q="exact", eta=1.0)(model, x, y, gen))
     assert torch.isfinite(g).all() and float(g.abs().sum()) > 0
 
