@@ -180,3 +180,41 @@ def test_label_weight_gap_is_alpha_over_2alpha_plus_1_by_monte_carlo(gen):
     lam = LabelWeight(0.4).sample(200000, gen)
     se = float((1 - lam).std()) / math.sqrt(len(lam))
     assert abs(float((1 - lam).mean()) - 0.4 / 1.8) < 4 * se
+
+
+def _conv_net(seed=0):
+    """A small conv net without batch norm (the kept-rows form is exact for it)."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 6, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2),
+                               torch.nn.Flatten(), torch.nn.Linear(24, 3))
+
+
+@pytest.mark.parametrize("net", ["mlp", "conv"])
+@pytest.mark.parametrize("threshold", [-1e9, 0.05, 1.0, 1e9])   # none, some, the README's 1.0, all kept
+def test_kept_rows_form_has_the_full_forms_value_and_gradient(gen, mlp_batch, net, threshold):
+    model, x, y = mlp_batch
+    if net == "conv":
+        model, x = _conv_net(), torch.randn(16, 3, 6, 6, generator=gen)
+    kw = {"alpha": 2.0, "eta": 3.0, "threshold": threshold}   # a large eta, so the term is visible
+    full = build_objective("mixupe_code", 3, **kw)(model, x, y, torch.Generator().manual_seed(5))
+    g_full = _grads(model, full)
+    kept = build_objective("mixupe_code", 3, clean_pass="kept", **kw)(model, x, y, torch.Generator().manual_seed(5))
+    assert abs(float(kept.detach()) - float(full.detach())) <= 1e-6 * max(1.0, abs(float(full.detach())))
+    assert torch.allclose(_grads(model, kept), g_full, atol=1e-6, rtol=1e-5)
+    if threshold == 0.05:   # not vacuous: the term moves the gradient away from plain mixup's
+        mixup = build_objective("mixup", 3, alpha=2.0)(model, x, y, torch.Generator().manual_seed(5))
+        assert (_grads(model, mixup) - g_full).abs().max() > 1e-4
+
+
+def test_kept_rows_form_refuses_batch_norm_dropout_and_fusion(gen):
+    x, y = torch.randn(4, 3, 8, 8, generator=gen), torch.randint(0, 3, (4,), generator=gen)
+    kept = build_objective("mixupe_code", 3, clean_pass="kept")
+    with pytest.raises(ValueError, match="batch norm.*clean_pass='full'"):
+        kept(build_model("preact_resnet18", 3, (3, 8, 8), width=0.125), x, y, gen)
+    drop = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Dropout(0.1), torch.nn.Linear(192, 3))
+    with pytest.raises(ValueError, match="dropout"):
+        kept(drop, x, y, gen)
+    with pytest.raises(ValueError, match="clean_pass"):
+        build_objective("mixupe_code", 3, clean_pass="kept", fused=True)
+    with pytest.raises(ValueError, match="clean_pass.*valid"):
+        build_objective("mixupe_code", 3, clean_pass="some")

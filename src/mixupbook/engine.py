@@ -12,7 +12,8 @@ Two engines feed ``fit`` the same batches in distribution:
   use the same permutation; each augmented image draws from its own seeded
   generator, so the classic engine is deterministic and resumable too.
 
-On CUDA ``fit`` also turns on bf16 autocast, channels_last and cudnn.benchmark;
+On CUDA ``fit`` also turns on bf16 autocast, channels_last and cudnn.benchmark (the
+first two also on CPU with ``fast_cpu=True``, for tests);
 ``compile`` wraps the model in ``torch.compile``; under ``torchrun`` the model is
 wrapped in DistributedDataParallel and every rank takes its share of each global
 batch (``distributed.py``). ``tests/test_engine.py`` checks that both engines
@@ -43,10 +44,17 @@ def flip_crop(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torc
     return out.permute(0, 3, 1, 2)                                        # (B, H, W, C) -> (B, C, H, W)
 
 
-def autocast(dev: torch.device, amp: bool):
-    """bf16 autocast on CUDA when ``amp``; a no-op elsewhere (CPU runs stay bit-identical)."""
-    if dev.type == "cuda" and amp:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def fast_path(dev: torch.device, cfg) -> bool:
+    """True where the speed settings apply: on CUDA, and on CPU when ``cfg.fast_cpu`` asks for them
+    (so tests run the code a GPU run takes, with the device the only difference)."""
+    return dev.type == "cuda" or (dev.type == "cpu" and bool(getattr(cfg, "fast_cpu", False)))
+
+
+def autocast(dev: torch.device, amp: bool, fast_cpu: bool = False):
+    """bf16 autocast on CUDA when ``amp`` (and on CPU when also ``fast_cpu``); otherwise a no-op,
+    so default CPU runs stay bit-identical."""
+    if amp and (dev.type == "cuda" or (dev.type == "cpu" and fast_cpu)):
+        return torch.autocast(dev.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -58,8 +66,8 @@ def prepare(model, dev: torch.device, cfg, image: bool):
     """Speed settings for ``model`` on ``dev``; returns the callable that the objective trains."""
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
-        if cfg.channels_last and image:
-            model.to(memory_format=torch.channels_last)
+    if fast_path(dev, cfg) and cfg.channels_last and image:
+        model.to(memory_format=torch.channels_last)
     net = model
     from . import distributed
     if distributed.world_size() > 1:

@@ -23,7 +23,7 @@ from . import distributed
 from .methods import build_objective
 from .models import build_model
 from .results import SCHEMA_VERSION, environment, write_json_atomic
-from .train import ENGINE_FIELDS, TrainConfig, fit, resolve_device
+from .train import ENGINE_FIELDS, LATER_FIELDS, TrainConfig, fit, resolve_device
 
 SCALES = ("book", "paper")
 
@@ -63,6 +63,9 @@ class ExperimentConfig:
             d.pop(k)
         for k in ENGINE_FIELDS:  # how to run (engine, amp, ...), not what: same key on every machine
             d["train"].pop(k, None)
+        for k, default in LATER_FIELDS.items():  # newer recipe options at their defaults: the old key
+            if d["train"].get(k) == default:
+                d["train"].pop(k)
         return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
     def record_path(self) -> Path:

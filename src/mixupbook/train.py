@@ -10,7 +10,15 @@ resumed from it ends with bitwise-identical weights on CPU (``tests/test_train.p
 The batch sources and GPU speed settings (bf16 autocast, channels_last,
 cudnn.benchmark, ``torch.compile``, the classic DataLoader path, DDP) live in
 ``engine.py`` and ``distributed.py``; on CPU with the default ``engine="device"``
-they change nothing.
+they change nothing, unless ``fast_cpu=True`` turns on the same bf16 autocast and
+channels_last on the CPU (``tests/test_fast_path.py`` trains every model that way).
+
+The recipe options of Zou et al. (2023) section 4.1 (Table 3): ``optimizer="adamw"``
+with ``betas``, a linear ``warmup_epochs`` (``LinearLR`` then the schedule, joined by
+``SequentialLR``), a cosine that ends at ``final_lr_factor`` x lr, the schedule stepped
+per epoch or per optimizer step (``schedule_unit``), and a Polyak / EMA average of
+parameters and buffers (``ema_decay``, ``torch.optim.swa_utils.AveragedModel``), which is
+what gets evaluated. All of it is in the checkpoint, so resuming stays exact.
 """
 from __future__ import annotations
 
@@ -26,8 +34,9 @@ from .data import Data
 from .engine import ENGINES, flip_crop  # noqa: F401  (flip_crop: part of this module's API)
 from .mixing import to_device
 
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "step")
+SCHEDULE_UNITS = ("epoch", "step")
 AUGMENTS = ("flip_crop", "none")
 
 
@@ -35,7 +44,7 @@ AUGMENTS = ("flip_crop", "none")
 class TrainConfig:
     epochs: int = 10             # passes over the training set
     batch_size: int = 128        # 0 means full batch
-    optimizer: str = "sgd"       # "sgd" or "adam"
+    optimizer: str = "sgd"       # "sgd", "adam" or "adamw" (decoupled weight decay)
     lr: float = 0.1              # initial learning rate
     momentum: float = 0.9        # SGD momentum (ignored by Adam)
     weight_decay: float = 0.0    # L2 penalty folded into the optimizer
@@ -43,6 +52,12 @@ class TrainConfig:
     schedule: str = "constant"   # "constant", "cosine" (to 0 over epochs) or "step"
     milestones: list = field(default_factory=list)  # epochs where "step" multiplies lr by gamma
     gamma: float = 0.1
+    betas: list = field(default_factory=lambda: [0.9, 0.999])  # Adam / AdamW betas
+    warmup_epochs: float = 0.0   # linear warm-up from warmup_start_factor x lr to lr, then the schedule
+    warmup_start_factor: float = 0.01  # in (0, 1]; LinearLR cannot start at exactly 0
+    final_lr_factor: float = 0.0  # "cosine" decays to this x lr (Table 3 of Zou et al.: 1e-3)
+    schedule_unit: str = "epoch"  # "epoch": the schedule steps once an epoch; "step": once an optimizer step
+    ema_decay: float = 0.0       # > 0: Polyak / EMA average of parameters and buffers, updated every step; evaluated
     augment: str = "none"        # "flip_crop": random 4-pixel-padded crop + horizontal flip, on device
     eval_every: int = 1          # evaluate clean train/test loss every k epochs (and at the end)
     eval_batch_size: int = 1024
@@ -51,13 +66,15 @@ class TrainConfig:
     amp: bool = True             # bf16 autocast on CUDA (no effect on CPU)
     channels_last: bool = True   # NHWC memory format for image models on CUDA (no effect on CPU)
     compile: bool = False        # wrap the model in torch.compile
+    fast_cpu: bool = False       # on CPU too: bf16 autocast (if amp) and channels_last (if set), as on CUDA
     num_workers: int = 4         # DataLoader worker processes (classic engine)
 
     def validate(self) -> "TrainConfig":
         for name, value, valid in [("optimizer", self.optimizer, OPTIMIZERS),
                                    ("schedule", self.schedule, SCHEDULES),
                                    ("augment", self.augment, AUGMENTS),
-                                   ("engine", self.engine, ENGINES)]:
+                                   ("engine", self.engine, ENGINES),
+                                   ("schedule_unit", self.schedule_unit, SCHEDULE_UNITS)]:
             if value not in valid:
                 raise ValueError(f"{name}: unknown {value!r}; valid: {list(valid)}")
         for name in ("epochs", "eval_every", "eval_batch_size"):
@@ -69,6 +86,16 @@ class TrainConfig:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if not (isinstance(self.betas, (list, tuple)) and len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(f"warmup_epochs must lie in [0, epochs={self.epochs}), got {self.warmup_epochs!r}")
+        if not 0 < self.warmup_start_factor <= 1:
+            raise ValueError(f"warmup_start_factor must lie in (0, 1], got {self.warmup_start_factor!r}")
+        if not 0 <= self.final_lr_factor <= 1:
+            raise ValueError(f"final_lr_factor must lie in [0, 1], got {self.final_lr_factor!r}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must lie in [0, 1) (0 = no averaging), got {self.ema_decay!r}")
         return self
 
 
@@ -85,18 +112,46 @@ def make_optimizer(model, cfg: TrainConfig):
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
-def make_scheduler(opt, cfg: TrainConfig):
+def make_scheduler(opt, cfg: TrainConfig, steps_per_epoch: int = 1):
+    """The learning-rate schedule, counted in epochs or (``schedule_unit="step"``) in optimizer steps.
+
+    With ``warmup_epochs`` a ``LinearLR`` warm-up comes first and ``SequentialLR`` hands over to
+    the schedule, which then spans the remaining epochs (its step milestones still count from
+    the start of training).
+    """
+    lrs = torch.optim.lr_scheduler
+    unit = steps_per_epoch if cfg.schedule_unit == "step" else 1
+    total, warm = cfg.epochs * unit, int(round(cfg.warmup_epochs * unit))
     if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    if cfg.schedule == "step":
-        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.gamma)
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 1.0)
+        main = lrs.CosineAnnealingLR(opt, T_max=total - warm, eta_min=cfg.final_lr_factor * cfg.lr)
+    elif cfg.schedule == "step":
+        main = lrs.MultiStepLR(opt, milestones=[int(m) * unit - warm for m in cfg.milestones], gamma=cfg.gamma)
+    else:
+        main = lrs.LambdaLR(opt, lambda epoch: 1.0)
+    if warm == 0:
+        return main
+    warmup = lrs.LinearLR(opt, start_factor=cfg.warmup_start_factor, end_factor=1.0, total_iters=warm)
+    return lrs.SequentialLR(opt, [warmup, main], milestones=[warm])
 
 
-ENGINE_FIELDS = ("engine", "amp", "channels_last", "compile", "num_workers")
+def make_ema(model, cfg: TrainConfig):
+    """Polyak / exponential moving average of parameters *and* buffers (batch-norm statistics), or None."""
+    if not cfg.ema_decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+
+
+ENGINE_FIELDS = ("engine", "amp", "channels_last", "compile", "num_workers", "fast_cpu")
+# Fields added after the first records were written: at these values they are left out of
+# ExperimentConfig.key, so a configuration that does not use them keeps the key it had.
+LATER_FIELDS = {"betas": [0.9, 0.999], "warmup_epochs": 0.0, "warmup_start_factor": 0.01,
+                "final_lr_factor": 0.0, "schedule_unit": "epoch", "ema_decay": 0.0}
 
 
 @torch.no_grad()
@@ -159,26 +214,31 @@ def fit(model, objective, data: Data, cfg: TrainConfig, *, device: str = "auto",
     dev = resolve_device(device)
     rank, world = distributed.rank(), distributed.world_size()
     model.to(dev)
+    n = len(data.y_train)
+    bs = n if cfg.batch_size in (0, None) else min(cfg.batch_size, n)
+    per_step = cfg.schedule_unit == "step"
     opt, gen = make_optimizer(model, cfg), torch.Generator().manual_seed(seed)
-    sched = make_scheduler(opt, cfg)
+    sched = make_scheduler(opt, cfg, len(engine.chunks(torch.arange(n), bs, rank, world)))
+    ema = make_ema(model, cfg)
     history, start = [], 0
     if checkpoint is not None and Path(checkpoint).exists():
         state = torch.load(checkpoint, map_location=dev, weights_only=False)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         history, start = state["history"], state["epoch"]
     image = engine.is_folder(data) or data.is_image
     net = engine.prepare(model, dev, cfg, image)
-    fast = dev.type == "cuda" and cfg.channels_last and image
-    amp = engine.autocast(dev, cfg.amp)
+    fast = engine.fast_path(dev, cfg) and cfg.channels_last and image
+    amp = engine.autocast(dev, cfg.amp, cfg.fast_cpu)
+    scored = model if ema is None else ema.module   # what evaluation reports: the average when there is one
 
     if cfg.engine == "device":
         x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
-    n = len(data.y_train)
-    bs = n if cfg.batch_size in (0, None) else min(cfg.batch_size, n)
     bar = range(start, cfg.epochs)
     if progress and rank == 0:
         from tqdm.auto import tqdm
@@ -200,20 +260,25 @@ def fit(model, objective, data: Data, cfg: TrainConfig, *, device: str = "auto",
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema is not None:
+                ema.update_parameters(model)
+            if per_step:
+                sched.step()
             model_loss += loss.detach()
             steps += 1
-        sched.step()
+        if not per_step:
+            sched.step()
         # the one host-device sync of the epoch: read the summed loss (averaged over ranks)
         objective_sum, steps = distributed.all_sum([float(model_loss), steps], dev)
         row = {"epoch": epoch + 1, "objective": objective_sum / steps, "lr": opt.param_groups[0]["lr"],
                "seconds": time.perf_counter() - t0}
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             with amp:
-                row.update(evaluate_splits(model, data, cfg, dev))
+                row.update(evaluate_splits(scored, data, cfg, dev))
         history.append(row)
         if checkpoint is not None and rank == 0:
             save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
                          "scheduler": sched.state_dict(), "generator": gen.get_state(),
                          "torch_rng": torch.get_rng_state(), "history": history, "epoch": epoch + 1,
-                         "config": asdict(cfg)}, checkpoint)
+                         "ema": None if ema is None else ema.state_dict(), "config": asdict(cfg)}, checkpoint)
     return history
