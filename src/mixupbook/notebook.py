@@ -10,15 +10,45 @@ finishes cleanly without training (the sweep's ``--dry-run`` relies on this).
 """
 from __future__ import annotations
 
+import os
+import platform
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from . import claims
 from .experiment import SCALES, ExperimentConfig, plan
 from .plots import set_style
 from .train import resolve_device
+
+
+# The CPU kernel set the stored outputs were written under (the Makefile's PIN on x86-64; see there why).
+PINNED_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
+                  "OPENBLAS_CORETYPE": "Haswell"}
+PINNED_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def kernel_note(environ=None, machine: str | None = None, capability: str | None = None) -> str | None:
+    """One line when this process does not run the pinned kernels, else None.
+
+    The variables are read when the libraries load, so they must be set before the kernel starts:
+    ``make test``, ``make execute`` and ``make audit-seeds`` set them; a Jupyter session usually not.
+    """
+    environ = os.environ if environ is None else environ
+    machine = machine or platform.machine()
+    if machine not in ("x86_64", "AMD64"):
+        return (f"note: {machine} CPU: printed numbers may differ in the last digits from the stored outputs "
+                "(written on x86-64 with AVX2 kernels); every assert still holds")
+    capability = capability or torch.backends.cpu.get_cpu_capability()
+    pin = {**PINNED_KERNELS, **PINNED_THREADS}
+    off = sorted(k for k, v in pin.items() if environ.get(k) != v)
+    if capability.lower() == "avx2" and not off:
+        return None
+    how = " ".join(f"{k}={v}" for k, v in pin.items())
+    return (f"note: CPU kernels not pinned ({capability}; unset: {', '.join(off) or 'none'}): printed numbers may "
+            f"differ in the last digits from the stored outputs; to reproduce them start Jupyter with `{how}`")
 
 
 @dataclass
@@ -29,10 +59,19 @@ class Context:
     data_root: str
     results_dir: str
     dry_run: bool
+    chapter: str = "misc"
+    _claims: dict = field(default_factory=dict, repr=False)   # claims per item, for their labels
 
     @property
     def paper(self) -> bool:
         return self.scale == "paper"
+
+    def claim(self, item: str, claim: str, verdict: str, **kwargs) -> None:
+        """Record the verdict on paper item ``item`` with its evidence (see ``mixupbook.claims``).
+
+        Returns nothing, so a claim as a cell's last line shows only its card.
+        """
+        claims.claim(item, claim, verdict, counts=self._claims, **kwargs)
 
 
 def repo_root(start: Path | None = None) -> Path:
@@ -68,8 +107,11 @@ def setup(scale: str = "book", device: str = "auto", seed: int = 0, data_root: s
         # One CPU thread: float reductions then run in one order on every machine, so the
         # stored outputs that nbval compares reproduce exactly (tiny models lose nothing).
         torch.set_num_threads(1)
+        note = kernel_note()
+        if note:
+            print(note)
     torch.manual_seed(seed)
-    return Context(scale, dev, seed, str(root), str(results_dir), bool(dry_run))
+    return Context(scale, dev, seed, str(root), str(results_dir), bool(dry_run), chapter)
 
 
 def dry_run_stop(dry_run: bool, configs: list[ExperimentConfig], seeds: list[int] | None = None) -> None:
