@@ -1,0 +1,122 @@
+"""Sphinx extension: checklists and the verification ledger, generated from the notebooks' claims.
+
+``claims-checklist KEY`` renders chapter KEY's checklist: one row per claim stored in the outputs of
+``notebooks/KEY/*.ipynb`` (``mixupbook.claims``), with its verdict, key evidence, seed audit and a
+link to the claim's card in the notebook. ``verification-ledger`` renders every chapter's summary
+line and table, and links ``claims.json`` (all records, written into the built site). Coverage
+problems (an item of ``paper_items.yaml`` without a claim, a claim of an unknown item, two claims
+that disagree) are build warnings, so ``-W`` fails on them. A chapter with no claim at all is
+listed as not yet migrated (its hand-written checklist stays).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import Directive
+from docutils.statemachine import StringList
+from sphinx.util import logging
+
+from mixupbook import claims
+
+logger = logging.getLogger(__name__)
+
+
+def _records(env) -> list[dict]:
+    root = Path(env.srcdir)
+    for nb in (root / "notebooks").glob("*/[0-9]*.ipynb"):
+        env.note_dependency(str(nb))
+    env.note_reread()   # audit records and other chapters' notebooks change without this page changing
+    return claims.collect(root)
+
+
+def _esc(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def checklist_lines(key: str, records: list[dict]) -> list[str]:
+    """The MyST lines of chapter ``key``'s checklist (a summary line, then one row per claim)."""
+    spec = claims.chapters()[key]["items"]
+    recs = [r for r in records if r["chapter"] == key]
+    lines = [claims.count_line(key, recs).split(": ", 1)[1] + ".", "",
+             "| item | our claim | verdict | evidence | seeds | cell |", "| --- | --- | --- | --- | --- | --- |"]
+    for item, info in spec.items():
+        mine = [r for r in recs if r["item"] == item]
+        head = f"**{item}** {info['name']}"
+        if not mine:
+            lines.append(f"| {_esc(head)} | {_esc(info['result'])} | no claim yet | | | |")
+        for k, r in enumerate(mine):
+            evidence = claims._evidence_text(r)
+            if r["erratum"]:
+                evidence += f"; erratum: {{ref}}`{r['erratum']}`"
+            for name in ("reason", "record"):
+                if r[name]:
+                    evidence += f"; {name}: {r[name]}"
+            lines.append(f"| {_esc(head) if k == 0 else ''} | {_esc(r['claim'])} | {r['verdict']} | "
+                         f"{_esc(evidence)} | {r['audit'] or '-'} | {{ref}}`cell <{r['label']}>` |")
+    return lines
+
+
+def _parse(directive: Directive, lines: list[str]):
+    container = nodes.container(classes=["claims-table"])
+    directive.state.nested_parse(StringList(lines), directive.content_offset, container)
+    return container.children
+
+
+def _warn(directive, records, keys):
+    for msg in claims.problems(records, keys):
+        logger.warning(f"claims: {msg}", location=(directive.state.document.settings.env.docname, directive.lineno))
+
+
+class ClaimsChecklist(Directive):
+    required_arguments = 1
+
+    def run(self):
+        key = self.arguments[0]
+        if key not in claims.chapters():
+            raise self.error(f"claims-checklist: unknown chapter {key!r}; valid: {sorted(claims.chapters())}")
+        records = _records(self.state.document.settings.env)
+        _warn(self, [r for r in records if r["chapter"] == key], [key])
+        return _parse(self, checklist_lines(key, records))
+
+
+class VerificationLedger(Directive):
+    def run(self):
+        env = self.state.document.settings.env
+        records = _records(env)
+        migrated = [k for k in claims.chapters() if any(r["chapter"] == k for r in records)]
+        _warn(self, records, migrated)
+        depth = env.docname.count("/")
+        link = nodes.paragraph("", "All claim records as one file: ")
+        link += nodes.reference("", "claims.json", refuri="../" * depth + "claims.json")
+        lines = [f"- {claims.count_line(k, [r for r in records if r['chapter'] == k])}" if k in migrated
+                 else f"- {k}: not yet migrated to claim records (its checklist is still hand-written)"
+                 for k in claims.chapters()]
+        out = [link, *_parse(self, lines)]
+        for key, ch in claims.chapters().items():
+            if key not in migrated:
+                continue
+            section = nodes.section(ids=[f"ledger-{key}"])
+            section += nodes.title(text=ch["title"])
+            section += _parse(self, checklist_lines(key, records))
+            out.append(section)
+        return out
+
+
+def write_claims_json(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    records = claims.collect(Path(app.srcdir))
+    data = {"version": 1, "items": claims.items(),
+            "chapters": {k: claims.count_line(k, [r for r in records if r["chapter"] == k])
+                         for k in claims.chapters()},
+            "claims": records}
+    (Path(app.outdir) / "claims.json").write_text(json.dumps(data, indent=1) + "\n")
+
+
+def setup(app):
+    app.add_directive("claims-checklist", ClaimsChecklist)
+    app.add_directive("verification-ledger", VerificationLedger)
+    app.connect("build-finished", write_claims_json)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

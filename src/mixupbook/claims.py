@@ -1,0 +1,288 @@
+"""Claims: the verdict on a paper item, recorded by the notebook cell that holds its evidence.
+
+A notebook calls ``ctx.claim("Z11", "mixup's gap is smaller than ERM's", verdict=..., holds=...,
+evidence={...})`` once per checked statement. The call validates its arguments (a ValueError
+naming the argument), asserts the condition that justifies the verdict, and displays a claim
+card whose JSON record is stored in the notebook's outputs. The checklists, the verification
+ledger and ``claims.json`` are built from those stored records (``book/_ext/claims_ledger.py``);
+``python -m mixupbook.audit`` re-runs the notebooks with other seeds and records which held.
+
+``holds`` is whether the *source's statement* (as the claim text words it) held on the evidence:
+``True`` for the holds verdicts, ``False`` for ``fails`` (the evidence is a counterexample).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import yaml
+
+VERDICTS = ("holds", "holds narrowly", "holds after correction", "fails", "stated, not checked",
+            "paper scale: not yet run", "paper scale: run")
+HOLDING = ("holds", "holds narrowly", "holds after correction")
+MIME = "application/vnd.mixupbook.claim+json"
+AUDIT_ENV = "MIXUPBOOK_AUDIT"   # set by the seed audit: a false condition is recorded, not raised
+ITEMS_FILE = Path(__file__).with_name("paper_items.yaml")
+
+
+def chapters() -> dict:
+    """``{chapter: {"title": ..., "items": {id: {"name", "result", "scale"?}}}}`` from paper_items.yaml."""
+    return yaml.safe_load(ITEMS_FILE.read_text())
+
+
+def items() -> dict:
+    """Every paper item: ``{id: {"chapter", "name", "result", "scale"}}``."""
+    return {i: {"chapter": key, "scale": "book", **spec}
+            for key, ch in chapters().items() for i, spec in ch["items"].items()}
+
+
+def summary(values) -> dict:
+    """Mean, standard error and n of per-seed values (the form a sampled claim is asserted on)."""
+    xs = [float(v) for v in values]
+    n = len(xs)
+    if n < 2:
+        raise ValueError(f"values: need at least 2 per-seed values for a standard error, got {n}")
+    mean = sum(xs) / n
+    se = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1) / n)
+    return {"mean": mean, "se": se, "n": n}
+
+
+def _round(v):
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"a non-finite number {v!r}")
+        return float(f"{v:.4g}")
+    if isinstance(v, dict):
+        return {str(k): _round(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_round(x) for x in v]
+    return v
+
+
+def _jsonable(name: str, value):
+    """``value`` as plain JSON (numpy/torch scalars and arrays converted, floats to 4 significant digits)."""
+    def default(o):
+        if hasattr(o, "tolist"):
+            return o.tolist()
+        raise TypeError(f"{type(o).__name__} is not JSON")
+    try:
+        return _round(json.loads(json.dumps(value, default=default, allow_nan=False)))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name}: cannot be written as JSON ({e})") from None
+
+
+def make_record(item: str, claim: str, verdict: str, holds=None, evidence: dict | None = None,
+                paper=None, seeds=None, tolerance: str | None = None, erratum: str | None = None,
+                reason: str | None = None, record: str | None = None) -> dict:
+    """Validate a claim and return its record; ``held`` says whether the verdict's condition held."""
+    known = items()
+    if item not in known:
+        raise ValueError(f"item: unknown {item!r}; valid: {sorted(known)}")
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict: unknown {verdict!r}; valid: {list(VERDICTS)}")
+    if not isinstance(claim, str) or not claim.strip():
+        raise ValueError("claim: the statement checked, as a non-empty string")
+    if hasattr(holds, "item"):   # numpy / torch bool
+        holds = holds.item()
+    checked = verdict in HOLDING or verdict == "fails"
+    if checked and not isinstance(holds, bool):
+        raise ValueError(f"holds: a {verdict!r} claim needs a condition (holds=<bool>), got {holds!r}")
+    if not checked and holds is not None:
+        raise ValueError(f"holds: a {verdict!r} claim checks nothing; leave holds unset")
+    for name, value, needed in [("erratum", erratum, verdict == "holds after correction"),
+                                ("reason", reason, verdict == "stated, not checked"),
+                                ("record", record, verdict == "paper scale: run")]:
+        if needed and not value:
+            raise ValueError(f"{name}: a {verdict!r} claim must name its {name}")
+    if seeds is not None:
+        seeds = [int(s) for s in seeds]
+        if not seeds:
+            raise ValueError("seeds: give the seeds the evidence was computed with, or None")
+    if paper is not None:
+        paper = dict(paper)
+        if not {"source", "value"} <= set(paper):
+            raise ValueError("paper: a row of results.paper_numbers(...) (with 'source' and 'value')")
+        paper = {k: paper[k] for k in ("source", "metric", "value") if k in paper}
+    rec = {"item": item, "chapter": known[item]["chapter"], "claim": claim.strip(), "verdict": verdict,
+           "evidence": [[str(k), v] for k, v in _jsonable("evidence", dict(evidence or {})).items()], "paper": _jsonable("paper", paper),
+           "seeds": seeds, "tolerance": tolerance, "erratum": erratum, "reason": reason, "record": record}
+    rec["held"] = (holds is True) if verdict in HOLDING else (holds is False) if verdict == "fails" else None
+    return rec
+
+
+def label(item: str, key: str | None, count: int) -> str:
+    """The Sphinx label of a claim card: ``claim-z11``, ``claim-z11-2`` or ``claim-z11-<key>``."""
+    base = f"claim-{item.lower()}"
+    if key:
+        return f"{base}-{key.lower()}"
+    return base if count == 1 else f"{base}-{count}"
+
+
+def _evidence_text(rec: dict) -> str:
+    parts = [f"{k} = {v}" for k, v in rec["evidence"]]   # [name, value] pairs: nbformat sorts dict keys
+    if rec["paper"]:
+        parts.append(f"paper ({rec['paper']['source']}) = {rec['paper']['value']}")
+    if rec["seeds"]:
+        parts.append(f"{len(rec['seeds'])} seeds")
+    if rec["tolerance"]:
+        parts.append(f"tolerance: {rec['tolerance']}")
+    return "; ".join(parts)
+
+
+def card_markdown(rec: dict) -> str:
+    """The claim card as MyST (what the book renders; the label makes it a link target)."""
+    lines = [f"({rec['label']})=", f":::{{admonition}} {rec['item']} · {rec['verdict']}",
+             f":class: claim claim-{rec['verdict'].split(':')[0].replace(' ', '-').replace(',', '')}", "",
+             rec["claim"], ""]
+    lines += [f"- {p}" for p in _evidence_text(rec).split("; ") if p]
+    for name in ("erratum", "reason", "record"):
+        if rec[name]:
+            value = f"{{ref}}`{rec[name]}`" if name == "erratum" else rec[name]
+            lines.append(f"- {name}: {value}")
+    if rec["held"] is False:
+        lines.append("- **condition not met** (seed audit)")
+    return "\n".join(lines + [":::"])
+
+
+def card_text(rec: dict) -> str:
+    return f"[{rec['item']} · {rec['verdict']}] {rec['claim']}\n  {_evidence_text(rec)}"
+
+
+def card_html(rec: dict) -> str:
+    import html
+    rows = "".join(f"<li>{html.escape(p)}</li>" for p in _evidence_text(rec).split("; ") if p)
+    return (f"<div style='border-left:4px solid #4a7;padding:4px 10px'><b>{html.escape(rec['item'])} · "
+            f"{html.escape(rec['verdict'])}</b><br>{html.escape(rec['claim'])}<ul>{rows}</ul></div>")
+
+
+def claim(item: str, claim: str, verdict: str, *, key: str | None = None, counts: dict | None = None,
+          display: bool = True, **kwargs) -> dict:
+    """Record and show a claim (see the module docstring); stops the notebook when it does not hold."""
+    rec = make_record(item, claim, verdict, **kwargs)
+    counts = {} if counts is None else counts
+    counts[item] = counts.get(item, 0) + 1
+    rec["label"] = label(item, key, counts[item])
+    if display:
+        _display(rec)
+    if rec["held"] is False and not os.environ.get(AUDIT_ENV):
+        raise AssertionError(f"claim {item} ({verdict}) does not hold on this evidence: {card_text(rec)}")
+    return rec
+
+
+def _display(rec: dict) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        print(card_text(rec))
+        return
+    display({MIME: rec, "text/markdown": card_markdown(rec), "text/html": card_html(rec),
+             "text/plain": card_text(rec)}, raw=True)
+
+
+# --- reading claims back from stored notebooks --------------------------------------------------
+
+def notebook_claims(path: Path) -> list[dict]:
+    """The claim records stored in the outputs of notebook ``path``, in cell order (with the cell index)."""
+    nb = json.loads(Path(path).read_text())
+    out = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        for o in cell.get("outputs", []) or []:
+            rec = (o.get("data") or {}).get(MIME)
+            if rec is not None:
+                out.append({**rec, "cell": index})
+    return out
+
+
+def source_hash(path: Path) -> str:
+    """A hash of a notebook's cells' sources (not its outputs): what the seed audit is valid for."""
+    nb = json.loads(Path(path).read_text())
+    cells = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]
+             if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()[:16]
+
+
+def is_sampled(records: list[dict]) -> bool:
+    """Whether a notebook's claims rest on training or sampling (any claim names its seeds)."""
+    return any(r.get("seeds") for r in records)
+
+
+def audit_path(root: Path, nb: Path) -> Path:
+    rel = Path(nb).resolve().relative_to((Path(root) / "notebooks").resolve())
+    return Path(root) / "results" / "audit" / rel.with_suffix(".json")
+
+
+def audit_status(root: Path, nb: Path, rec: dict) -> str:
+    """'held for k of K seeds', 'not audited', 'stale' or '' (nothing sampled) for one claim."""
+    if not rec.get("seeds"):
+        return ""
+    path = audit_path(root, nb)
+    if not path.exists():
+        return "not audited"
+    audit = json.loads(path.read_text())
+    if audit["source_hash"] != source_hash(nb):
+        return "stale"
+    held = audit["claims"].get(rec["label"], {}).get("held")
+    if held is None:
+        return "not audited"
+    return f"held for {sum(h is True for h in held)} of {len(held)} seeds"
+
+
+def collect(root: Path) -> list[dict]:
+    """Every stored claim of the book, with its notebook's document name and audit status."""
+    root = Path(root)
+    out = []
+    for nb in sorted((root / "notebooks").glob("*/[0-9]*.ipynb")):
+        doc = nb.relative_to(root).with_suffix("").as_posix()
+        for rec in notebook_claims(nb):
+            out.append({**rec, "notebook": doc, "audit": audit_status(root, nb, rec)})
+    return out
+
+
+SEVERITY = ("fails", "holds after correction", "holds narrowly", "holds", "stated, not checked")
+
+
+def item_verdict(recs: list[dict]) -> str:
+    """One verdict per item: its most severe book-scale claim, else its paper-scale status."""
+    book = [r["verdict"] for r in recs if not r["verdict"].startswith("paper scale")]
+    if book:
+        return min(book, key=SEVERITY.index)
+    return "paper scale: run" if any(r["verdict"] == "paper scale: run" for r in recs) else "paper scale: not yet run"
+
+
+def problems(records: list[dict], chapter_keys=None) -> list[str]:
+    """Coverage errors: an item without a claim, a claim of an unknown item, two claims that disagree."""
+    known = items()
+    keys = set(chapter_keys) if chapter_keys is not None else {v["chapter"] for v in known.values()}
+    errs = [f"{r['notebook']}: claim of unknown item {r['item']!r}" for r in records if r["item"] not in known]
+    claimed = {r["item"] for r in records}
+    errs += [f"{i} ({v['chapter']}): no claim records this item" for i, v in known.items()
+             if v["chapter"] in keys and i not in claimed]
+    seen: dict = {}
+    for r in records:
+        prev = seen.setdefault((r["item"], r["claim"]), r)
+        if prev["verdict"] != r["verdict"]:
+            errs.append(f"{r['item']}: the claim {r['claim']!r} is {prev['verdict']!r} in {prev['notebook']} "
+                        f"but {r['verdict']!r} in {r['notebook']}")
+    labels: dict = {}
+    for r in records:
+        if labels.setdefault(r["label"], r["notebook"]) != r["notebook"]:
+            errs.append(f"label {r['label']} used in {labels[r['label']]} and {r['notebook']}: pass key=")
+    return errs
+
+
+def count_line(key: str, records: list[dict]) -> str:
+    """'zhang2021: 11 items: 6 hold, 2 hold narrowly, 2 fail, 1 not yet run at paper scale'."""
+    ch = chapters()[key]["items"]
+    by_item = {i: [r for r in records if r["item"] == i] for i in ch}
+    verdicts = [item_verdict(rs) if rs else "no claim yet" for rs in by_item.values()]
+    words = {"holds": "hold", "holds narrowly": "hold narrowly", "holds after correction": "hold after correction",
+             "fails": "fail", "stated, not checked": "stated, not checked", "paper scale: run": "run at paper scale",
+             "paper scale: not yet run": "not yet run at paper scale", "no claim yet": "without a claim yet"}
+    parts = [f"{verdicts.count(v)} {words[v]}" for v in words if verdicts.count(v)]
+    return f"{key}: {len(ch)} items: " + ", ".join(parts)

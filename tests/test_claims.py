@@ -1,0 +1,155 @@
+"""Claims: validation, the condition a verdict needs, generated checklists, the audit's freshness."""
+import copy
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from mixupbook import claims
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import claims_ledger  # noqa: E402
+
+SCHEMA = {
+    "type": "object",
+    "required": ["version", "items", "chapters", "claims"],
+    "properties": {"claims": {"type": "array", "items": {
+        "type": "object",
+        "required": ["item", "chapter", "claim", "verdict", "held", "evidence", "seeds", "label", "notebook",
+                     "cell", "audit"],
+        "properties": {"verdict": {"enum": list(claims.VERDICTS)}, "item": {"enum": sorted(claims.items())},
+                       "held": {"type": ["boolean", "null"]}, "evidence": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2}},
+                       "seeds": {"type": ["array", "null"], "items": {"type": "integer"}},
+                       "label": {"type": "string", "pattern": "^claim-[a-z0-9-]+$"}}}}},
+}
+
+
+def _claim(**kw):
+    args = dict(item="F2", claim="Monte Carlo matches quadrature", verdict="holds", holds=True,
+                evidence={"gap": 0.1}, display=False)
+    args.update(kw)
+    return claims.claim(**args)
+
+
+@pytest.mark.parametrize("kw,name", [
+    ({"verdict": "hold"}, "verdict"),
+    ({"item": "Z99"}, "item"),
+    ({"holds": None}, "holds"),
+    ({"holds": 0.3}, "holds"),
+    ({"evidence": {"model": object()}}, "evidence"),
+    ({"evidence": {"x": float("nan")}}, "evidence"),
+    ({"verdict": "holds after correction"}, "erratum"),
+    ({"verdict": "stated, not checked", "holds": None}, "reason"),
+    ({"verdict": "paper scale: not yet run"}, "holds"),
+    ({"paper": {"value": 1.0}}, "paper"),
+])
+def test_bad_arguments_raise_a_value_error_naming_them(kw, name):
+    with pytest.raises(ValueError, match=f"^{name}"):
+        _claim(**kw)
+
+
+def test_the_verdict_condition_is_asserted(monkeypatch):
+    monkeypatch.delenv(claims.AUDIT_ENV, raising=False)
+    with pytest.raises(AssertionError, match="F2"):
+        _claim(holds=False)
+    with pytest.raises(AssertionError):
+        _claim(verdict="fails", holds=True)   # a counterexample that does not fail
+    assert _claim(verdict="fails", holds=False)["held"] is True
+    monkeypatch.setenv(claims.AUDIT_ENV, "1")
+    assert _claim(holds=False)["held"] is False   # the audit records instead of stopping
+
+
+def test_record_is_plain_json_with_labels_per_item():
+    import numpy as np
+    import torch
+    counts = {}
+    a = _claim(counts=counts, holds=np.bool_(True), evidence={"v": np.float32(0.123456), "t": torch.tensor(2.0)})
+    b = _claim(counts=counts)
+    c = _claim(counts=counts, key="mc")
+    assert json.loads(json.dumps(a))["evidence"] == [["v", 0.1235], ["t", 2.0]]
+    assert (a["label"], b["label"], c["label"]) == ("claim-f2", "claim-f2-2", "claim-f2-mc")
+    s = claims.summary([1.0, 2.0, 3.0])
+    assert s["mean"] == 2.0 and s["n"] == 3 and abs(s["se"] - (1 / 3) ** 0.5) < 1e-12
+
+
+def test_item_verdict_takes_the_most_severe_claim():
+    recs = [{"verdict": "holds"}, {"verdict": "fails"}, {"verdict": "paper scale: not yet run"}]
+    assert claims.item_verdict(recs) == "fails"
+    assert claims.item_verdict(recs[2:]) == "paper scale: not yet run"
+
+
+def test_every_chapter_key_and_item_is_known():
+    known = claims.chapters()
+    assert {"foundations", "zhang2021", "carratino2022", "zou2023", "kimura2021", "chidambaram2022"} <= set(known)
+    ids = [i for ch in known.values() for i in ch["items"]]
+    assert len(ids) == len(set(ids))
+
+
+def _migrated():
+    return sorted({r["chapter"] for r in claims.collect(ROOT)})
+
+
+def test_stored_claims_cover_their_chapters_and_validate():
+    records = claims.collect(ROOT)
+    assert not claims.problems(records, _migrated())
+    data = {"version": 1, "items": claims.items(), "chapters": {}, "claims": records}
+    jsonschema.validate(data, SCHEMA)
+
+
+def test_problems_are_found():
+    records = claims.collect(ROOT)
+    if not records:
+        pytest.skip("no chapter migrated yet")
+    r = records[0]
+    other = {**r, "notebook": "notebooks/x/99_copy", "verdict": "fails" if r["verdict"] != "fails" else "holds"}
+    errs = claims.problems([other, *records], [r["chapter"]])
+    assert any("but" in e for e in errs) and any("label" in e for e in errs)
+    missing = [x for x in records if x["item"] != r["item"]]
+    assert any(e.startswith(f"{r['item']} ") for e in claims.problems(missing, [r["chapter"]]))
+    assert claims.problems([{**r, "item": "Q1"}], []) == [f"{r['notebook']}: claim of unknown item 'Q1'"]
+
+
+def test_checklist_follows_a_changed_stored_evidence_value(tmp_path):
+    records = claims.collect(ROOT)
+    if not records:
+        pytest.skip("no chapter migrated yet")
+    rec = next(r for r in records if r["evidence"])
+    (tmp_path / "notebooks").mkdir()
+    shutil.copytree(ROOT / "notebooks" / rec["chapter"], tmp_path / "notebooks" / rec["chapter"])
+    nb_path = tmp_path / (rec["notebook"] + ".ipynb")
+    nb = json.loads(nb_path.read_text())
+    key = rec["evidence"][0][0]
+    for o in nb["cells"][rec["cell"]]["outputs"]:
+        stored = (o.get("data") or {}).get(claims.MIME)
+        if stored and stored["label"] == rec["label"]:
+            stored["evidence"][0][1] = 987654.0
+    nb_path.write_text(json.dumps(nb))
+    before = "\n".join(claims_ledger.checklist_lines(rec["chapter"], records))
+    after = "\n".join(claims_ledger.checklist_lines(rec["chapter"], claims.collect(tmp_path)))
+    assert "987654" not in before and f"{key} = 987654" in after
+
+
+def test_committed_seed_audit_is_fresh_for_holding_claims():
+    """make audit-seeds must be re-run when a notebook whose sampled claims hold has changed."""
+    bad = []
+    for nb in sorted((ROOT / "notebooks").glob("*/[0-9]*.ipynb")):
+        recs = [r for r in claims.notebook_claims(nb) if r.get("seeds") and r["verdict"] in claims.HOLDING]
+        if not recs:
+            continue
+        path = claims.audit_path(ROOT, nb)
+        if not path.exists():
+            bad.append(f"{nb.relative_to(ROOT)}: no seed audit (make audit-seeds AUDIT='--notebooks {nb.relative_to(ROOT)}')")
+            continue
+        audit = json.loads(path.read_text())
+        if audit["source_hash"] != claims.source_hash(nb):
+            bad.append(f"{nb.relative_to(ROOT)}: seed audit is stale")
+            continue
+        for r in recs:
+            held = audit["claims"].get(r["label"], {}).get("held", [])
+            if len(held) < 3 or not all(held):
+                bad.append(f"{nb.relative_to(ROOT)}: {r['label']} ({r['verdict']}) held {held}")
+    assert not bad, "\n".join(bad)
