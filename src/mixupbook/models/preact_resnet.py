@@ -77,10 +77,15 @@ class PreActResNet(nn.Module):
         self.bn = nn.BatchNorm2d(cin)
         self.linear = nn.Linear(cin, num_classes)
 
-    def forward(self, x):  # x: (B, C, H, W)
+    def features(self, x):  # x: (B, C, H, W) -> (B, channels): the last hidden layer
         out = self.layers(self.conv1(x))
-        out = F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
-        return self.linear(out)
+        return F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
+
+    def head(self, h):      # where manifold mixup mixes (mixing.split_model)
+        return self.linear(h)
+
+    def forward(self, x):
+        return self.head(self.features(x))
 
 
 def _builder(block, num_blocks):

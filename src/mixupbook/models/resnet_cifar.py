@@ -39,9 +39,15 @@ class ResNetCifar(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.linear = nn.Linear(cin, num_classes)
 
-    def forward(self, x):  # x: (B, C, H, W)
+    def features(self, x):  # x: (B, C, H, W) -> (B, channels): the last hidden layer
         out = self.layers(F.relu(self.bn1(self.conv1(x))))
-        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
+        return F.adaptive_avg_pool2d(out, 1).flatten(1)
+
+    def head(self, h):      # where manifold mixup mixes (mixing.split_model)
+        return self.linear(h)
+
+    def forward(self, x):
+        return self.head(self.features(x))
 
 
 @register("resnet18_cifar")

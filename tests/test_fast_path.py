@@ -1,0 +1,187 @@
+"""The GPU fast path, run on the CPU (chapter ``scale``, issue 16).
+
+``TrainConfig(fast_cpu=True)`` turns on, on the CPU, what ``train.fit`` turns on on CUDA:
+bf16 autocast and channels_last (``engine.fast_path``); ``compile=True`` adds inductor. So
+these tests run the code a GPU run takes with the device the only difference. Not covered
+here (CUDA only): cudnn.benchmark, pinned-memory ``non_blocking`` copies, NCCL (DDP itself
+runs on gloo in ``tests/test_ddp.py``).
+
+Every registered model (a superset of the models the sweep specs name; CoAtNet-0 only where
+timm is installed) trains on synthetic CIFAR-shaped uint8 data with flip-and-crop at narrow
+width (the ImageNet models at full width, ResNet-50 and CoAtNet-0 on 96x96 images), and we check:
+
+* finite losses on the fast path;
+* after one optimizer step, the objective on the bf16 path lies within ``BF16_RTOL`` of the
+  fp32 path. bf16 keeps 8 significant bits (rounding error 2^-9 = 0.2% per operation); through
+  tens of layers, a batch-norm over few rows and one step we allow 5% (measured: below 1.5%
+  on every model here; see the report of issue 16), so a wrong cast or a kernel
+  that ignores autocast (a result orders of magnitude off, or NaN) fails;
+* a run killed after one epoch and resumed ends with the same record (history) and the same
+  weights, bit for bit, as the uninterrupted run.
+
+``test_every_objective_follows_the_input_device`` is the CUDA dry run without a GPU
+(``device_audit``): every registered objective runs on the ``meta`` device under a dispatch
+mode that names any operation mixing devices; a planted host tensor is caught.
+"""
+import importlib.util
+import math
+
+import pytest
+import torch
+
+from mixupbook.data import Data
+from mixupbook.device_audit import audit_objective
+from mixupbook.methods import OBJECTIVES, Objective, build_objective
+from mixupbook.models import MODELS, build_model
+from mixupbook.train import TrainConfig, fit
+
+BF16_RTOL = 0.05
+SHAPE = (3, 32, 32)                           # CIFAR-shaped
+# the convolutional ImageNet models at 96x96: at 32x32 torchvision's ResNet-50 ends in 1x1 maps and a
+# fresh one is so sensitive that bf16 and fp32 differ by 10% after one step (2.7% before it); at 96x96
+# by < 0.5%. ViT-B/16 runs on 32x32 (4 patches), where it already agrees.
+IMAGENET = {"resnet50", "coatnet_0"}
+NARROW = {"small_cnn": {"width": 8}, "wrn": {"width": 0.125, "depth": 10, "widen": 2},
+          "resnet50": {}, "vit_b_16": {}, "coatnet_0": {}, "mlp": {"hidden": (32,)}, "linear": {}}
+FLAT = {"mlp", "linear"}                      # take flat inputs: their stand-in is 3x32x32 flattened
+PAPER_CONFIGS = ["preact_resnet18", "wrn28_10"]  # the resume check also under paper-scale optimizer recipes
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def cifar_like(flat: bool, n: int = 16, side: int = 32) -> Data:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (2 * n, 3, side, side), generator=g, dtype=torch.uint8)
+    y = torch.randint(0, 10, (2 * n,), generator=g)
+    if flat:
+        x = x.float().div(255).flatten(1)
+        return Data("synthetic_flat", x[:n], y[:n], x[n:], y[n:], 10)
+    return Data("synthetic_cifar", x[:n], y[:n], x[n:], y[n:], 10, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+
+
+def models_to_test():
+    out = []
+    for name in sorted(MODELS):
+        marks = []
+        if name == "coatnet_0" and importlib.util.find_spec("timm") is None:
+            marks = [pytest.mark.skip(reason="coatnet_0 comes from timm, which is not installed")]
+        out.append(pytest.param(name, marks=marks))
+    return out
+
+
+def _fit(name, cfg, checkpoint=None, stop_after=None, method="mixup"):
+    data = cifar_like(name in FLAT, side=96 if name in IMAGENET else 32)
+    torch.manual_seed(0)
+    model = build_model(name, 10, data.input_shape, **NARROW.get(name, {"width": 0.125}))
+    hist = fit(model, build_objective(method, 10), data, cfg, device="cpu", seed=1, checkpoint=checkpoint,
+               progress=False, stop_after=stop_after)
+    return hist, model
+
+
+def _record(hist):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in hist]
+
+
+@pytest.mark.parametrize("name", models_to_test())
+def test_fast_path_trains_close_to_fp32_and_resumes_exactly(name, tmp_path):
+    # one step per epoch (batch = the 16 examples): epoch 2's objective is the loss after one step
+    base = dict(epochs=2, batch_size=16, lr=0.02, momentum=0.9, augment="none" if name in FLAT else "flip_crop")
+    ref, _ = _fit(name, TrainConfig(**base))
+    fast, fast_model = _fit(name, TrainConfig(**base, fast_cpu=True))
+    assert all(math.isfinite(r["objective"]) and math.isfinite(r["train_loss"]) for r in fast)
+    a, b = fast[1]["objective"], ref[1]["objective"]
+    assert abs(a - b) <= BF16_RTOL * abs(b), f"{name}: bf16 {a:.5f} vs fp32 {b:.5f} after one step"
+    if name not in FLAT:   # channels_last really was on
+        conv = next(m for m in fast_model.modules() if isinstance(m, torch.nn.Conv2d))
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    # killed after epoch 1, resumed in a fresh process: the same record and weights as `fast`
+    ckpt = tmp_path / "run.pt"
+    _fit(name, TrainConfig(**base, fast_cpu=True), checkpoint=ckpt, stop_after=1)
+    resumed, model = _fit(name, TrainConfig(**base, fast_cpu=True), checkpoint=ckpt)
+    assert _record(resumed) == _record(fast)
+    for (k, v), w in zip(model.state_dict().items(), fast_model.state_dict().values()):
+        assert torch.equal(v, w), k
+
+
+@pytest.mark.parametrize("name", PAPER_CONFIGS)
+def test_fast_path_resumes_under_warmup_adamw_and_average(name, tmp_path):
+    cfg = dict(epochs=3, batch_size=8, optimizer="adamw", lr=1e-3, betas=[0.9, 0.99], weight_decay=0.05,
+               schedule="cosine", warmup_epochs=1, final_lr_factor=1e-3, schedule_unit="step", ema_decay=0.9,
+               augment="flip_crop", fast_cpu=True)
+    full, full_model = _fit(name, TrainConfig(**cfg), method="mixupe")
+    ckpt = tmp_path / "run.pt"
+    _fit(name, TrainConfig(**cfg), checkpoint=ckpt, stop_after=2, method="mixupe")
+    resumed, model = _fit(name, TrainConfig(**cfg), checkpoint=ckpt, method="mixupe")
+    assert _record(resumed) == _record(full) and all(math.isfinite(r["test_loss"]) for r in full)
+    for (k, v), w in zip(model.state_dict().items(), full_model.state_dict().values()):
+        assert torch.equal(v, w), k
+
+
+@pytest.mark.parametrize("method,kwargs", [("erm", {}), ("mixup", {}), ("manifold_mixup", {}),
+                                           ("mixupe", {}), ("mixupe", {"fused": False}),
+                                           ("mixupe", {"mix": False}),
+                                           ("mixupe_code", {"threshold": 1.0, "alpha": 2.0})])
+def test_paper_scale_objectives_under_bf16_autocast(method, kwargs):
+    """The objectives the sweep specs train, on the bf16 fast path: finite, close to fp32."""
+    data = cifar_like(False)
+    out = {}
+    for fast in (False, True):
+        torch.manual_seed(0)
+        model = build_model("preact_resnet18", 10, SHAPE, width=0.125)
+        cfg = TrainConfig(epochs=2, batch_size=16, lr=0.02, fast_cpu=fast)
+        out[fast] = fit(model, build_objective(method, 10, **kwargs), data, cfg, device="cpu", seed=2,
+                        progress=False)[1]["objective"]
+    assert math.isfinite(out[True]) and abs(out[True] - out[False]) <= BF16_RTOL * abs(out[False])
+
+
+def test_torch_compile_on_cpu_matches_eager():
+    """inductor on CPU, with bf16 autocast and channels_last: the compiled step trains like the eager one."""
+    base = dict(epochs=2, batch_size=8, lr=0.02, fast_cpu=True)
+    eager, _ = _fit("preact_resnet18", TrainConfig(**base))
+    compiled, _ = _fit("preact_resnet18", TrainConfig(**base, compile=True))
+    for e, c in zip(eager, compiled):
+        assert abs(e["objective"] - c["objective"]) <= BF16_RTOL * abs(e["objective"])
+
+
+# ---------------------------------------------------------------- the CUDA dry run without a GPU
+def _audit_inputs(name):
+    torch.manual_seed(0)
+    if name in ("carratino_approx", "approx_mixup"):   # input Jacobians / Hessians: for small flat models
+        return build_model("mlp", 3, (5,), hidden=(8,)), torch.randn(8, 5), torch.randint(0, 3, (8,))
+    return build_model("preact_resnet18", 3, (3, 8, 8), width=0.125), torch.randn(4, 3, 8, 8), \
+        torch.randint(0, 3, (4,))
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_every_objective_follows_the_input_device(name):
+    model, x, y = _audit_inputs(name)
+    assert audit_objective(build_objective(name, 3), model, x, y) == []
+
+
+def test_kept_rows_code_form_follows_the_input_device():
+    torch.manual_seed(0)
+    model = build_model("mlp", 3, (5,), hidden=(8,))
+    obj = build_objective("mixupe_code", 3, threshold=1.0, clean_pass="kept")
+    assert audit_objective(obj, model, torch.randn(8, 5), torch.randint(0, 3, (8,))) == []
+
+
+class HostWeights(Objective):
+    """A planted bug: per-example weights drawn on the host and never moved to the batch's device."""
+
+    name = "host_weights"
+
+    def loss(self, model, x, y, generator):
+        w = torch.rand(x.shape[0], generator=generator)           # on the CPU, whatever x is on
+        return (torch.nn.functional.cross_entropy(model(x), y, reduction="none") * w).mean()
+
+
+def test_audit_catches_a_planted_host_tensor():
+    model, x, y = _audit_inputs("mixup")
+    mixed = audit_objective(HostWeights(3), model, x, y)
+    assert mixed and mixed[0].startswith("mul") and "cpu" in mixed[0] and "meta" in mixed[0]
