@@ -8,7 +8,8 @@ the class l = h(f) - y . f to second order in 1 - lam, with lam ~ D~ (the label-
 mixture of ``lam.LabelWeight``); Lemma 3.3 and Lemma 3.4 are its specialisations to
 GLMs and to mixing the hidden layer of a 2-layer net.
 
-Carratino et al. 2022 (book chapter ``carratino2022``): mixup with a symmetric lambda law
+Carratino et al. 2022 (book chapter ``carratino2022``): mixup with any lambda law (the
+slides assume one symmetric about 1/2; only the folded law of max(lam, 1 - lam) matters)
 as ERM on shrunk points plus zero-mean perturbations (Theorem 1), the perturbations'
 covariances (Lemma 2), and the quadratic expansion around the shrunk points (Theorem 3;
 Corollary 4 for softmax cross-entropy), with a differentiable surrogate for training.
@@ -280,8 +281,8 @@ def manifold_regularizer_lemma34(theta1: torch.Tensor, hidden: torch.Tensor, alp
 # ---------------------------------------------------------------------------
 # Carratino et al. 2022 ("On Mixup Regularization"), chapter ``carratino2022``
 # ---------------------------------------------------------------------------
-# Mixup with a lambda law symmetric about 1/2 is ERM on shrunk points plus zero-mean
-# perturbations (Theorem 1); the perturbations' covariances (Lemma 2) weigh a quadratic
+# Mixup with any lambda law is ERM on shrunk points plus zero-mean perturbations (Theorem 1;
+# the slides state it for laws symmetric about 1/2, which it does not need); the perturbations' covariances (Lemma 2) weigh a quadratic
 # expansion around the shrunk points (Theorem 3, Corollary 4 for softmax cross-entropy).
 # Conventions: x (n, d) inputs, y (n, c) soft labels, ``model`` maps (B, d) -> logits (B, c);
 # a loss ``loss(logits, y_soft)`` returns one value per row. Where the slides write H^{-1}
@@ -293,22 +294,16 @@ def _ce_rows(logits: torch.Tensor, y_soft: torch.Tensor) -> torch.Tensor:
     return -(y_soft * torch.log_softmax(logits, dim=-1)).sum(-1)
 
 
-def _symmetric_or_raise(law) -> None:
-    from .lam import is_symmetric
-
-    if not is_symmetric(law):
-        raise ValueError(f"law: Theorem 1 of Carratino et al. needs a law symmetric about 1/2, got {law!r}")
-
-
 def folded_moments(law) -> tuple[float, float, float]:
     """(theta_bar, sigma^2, gamma^2) of theta = max(lam, 1 - lam), gamma^2 = sigma^2 + (1 - theta_bar)^2.
 
-    The constants of Theorem 1 and Lemma 2 of Carratino et al. (2022), by quadrature for any
-    symmetric ``law`` (chapter carratino2022, C2 and C6).
+    The constants of Theorem 1 and Lemma 2 of Carratino et al. (2022), by quadrature, for any
+    ``law`` of lam on [0, 1]: symmetric or not (the slides assume a law symmetric about 1/2, but
+    the mixup loss depends on the law of lam only through that of theta, because the double sum
+    over pairs (i, j) is unchanged by lam -> 1 - lam; chapter carratino2022, C1, C2 and C6).
     """
     from .lam import Folded
 
-    _symmetric_or_raise(law)
     theta = Folded(law)
     m1, m2 = theta.mean(), theta.moment(2)
     s2 = m2 - m1**2
@@ -346,7 +341,11 @@ class PerturbedERM:
 
 
 def perturbed_erm(x: torch.Tensor, y: torch.Tensor, law) -> PerturbedERM:
-    """Shrunk points (x~_i, y~_i) of Theorem 1 (Carratino et al. 2022), for a symmetric ``law``."""
+    """Shrunk points (x~_i, y~_i) of Theorem 1 (Carratino et al. 2022), for any ``law`` of lam on [0, 1].
+
+    Only the folded law theta = max(lam, 1 - lam) enters; Beta(a, b) and Beta(b, a) give the same
+    objects (and the same mixup loss).
+    """
     if x.dim() != 2 or y.dim() != 2 or len(x) != len(y):
         raise ValueError(f"x, y: need (n, d) inputs and (n, c) soft labels, got {tuple(x.shape)}, {tuple(y.shape)}")
     tb, s2, g2 = folded_moments(law)
