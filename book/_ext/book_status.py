@@ -43,13 +43,52 @@ class PaperTables(Directive):
     required_arguments = 1
 
     def run(self):
-        from mixupbook.paper_tables import paper_table
+        from mixupbook.paper_tables import NOT_RUN, paper_table
 
         env = self.state.document.settings.env
         env.note_reread()
         frame = paper_table(self.arguments[0], Path(env.srcdir) / "results")
-        rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
-        return _list_table(self, list(frame.columns), rows)
+        header, rows = _reader_columns(frame)
+        ran = sum(row[header.index("ours")] != NOT_RUN for row in rows)
+        summary = (f"{len(rows)} published numbers: {ran} reproduced at paper scale, "
+                   f"{len(rows) - ran} not yet run.")
+        return _paragraph(self, summary) + _list_table(self, header, rows)
+
+
+#: Columns of ``paper_table`` a reader compares, in the order they read them; the rest of a
+#: row (dataset, model, method, knobs) is folded into one "setting" cell so that the table
+#: fits the page column (twelve columns did not: ``paper`` and ``ours`` were off screen).
+KEY_COLUMNS = ["paper", "ours"]
+RECORD_COLUMNS = ["seeds", "hardware", "date"]
+
+
+def _reader_columns(frame) -> tuple[list[str], list[list[str]]]:
+    cols = list(frame.columns)
+    first = [c for c in ("item", "source") if c in cols]
+    setting = [c for c in cols if c not in first + KEY_COLUMNS + RECORD_COLUMNS + ["metric"]]
+    header = first + ["setting"] + (["metric"] if "metric" in cols else []) + KEY_COLUMNS + ["run"]
+    rows = []
+    for rec in frame.to_dict("records"):
+        parts = []
+        for c in setting:
+            v = _cell(rec.get(c))
+            if v:
+                parts.append(v if c in ("dataset", "model", "method") else f"{c} = {v}")
+        seeds = _cell(rec.get("seeds"))
+        run = ", ".join(v for v in (f"{seeds} seeds" if seeds not in ("", "0") else "",
+                                    _cell(rec.get("hardware")), _cell(rec.get("date"))) if v)
+        rows.append([_cell(rec.get(c)) for c in first] + [", ".join(parts)]
+                    + ([_cell(rec.get("metric"))] if "metric" in cols else [])
+                    + [_cell(rec.get(c)) for c in KEY_COLUMNS] + [run])
+    if not any(r[-1] for r in rows):
+        header, rows = header[:-1], [r[:-1] for r in rows]
+    return header, rows
+
+
+def _paragraph(directive: Directive, text: str):
+    container = nodes.container()
+    directive.state.nested_parse(StringList([text]), directive.content_offset, container)
+    return container.children
 
 
 def _cell(v) -> str:

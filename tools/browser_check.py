@@ -1,0 +1,210 @@
+"""Check every page of the built book in a real browser (headless Chromium via Playwright).
+
+    python tools/browser_check.py [_build/html] [--pages GLOB ...] [--max-script-mb 3]
+
+Serves the build over HTTP on 127.0.0.1 (as a reader's browser would load it), opens each
+page in Debian's Chromium (``/usr/bin/chromium``, or ``$CHROMIUM``; Playwright's own browser
+download is never used) and checks, per page:
+
+- no console errors and no uncaught exceptions;
+- every math node (``span.math``, ``div.math``) typeset by MathJax into SVG output;
+- at 1280 px: no table, display equation or image wider than the content column;
+- at 420 px: no horizontal scroll of the page itself;
+- every image loaded;
+- the scripts a page loads sum to under ``--max-script-mb`` MB (decoded).
+
+Prints one line per failing page (worst first) and exits 1 if any page fails.
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import functools
+import http.server
+import os
+import shutil
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic", "--disable-dev-shm-usage"]
+WIDE, NARROW = 1280, 420
+SKIP_DIRS = {"_static", "_sources", "_images", "_sphinx_design_static", "_panels_static"}
+
+# Runs in the page once it has loaded and MathJax has finished. Returns the measurements.
+MEASURE_JS = r"""
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    try { await MathJax.startup.promise; } catch (e) {}
+  }
+  const main = document.querySelector('article.bd-article') || document.querySelector('[role=main]')
+            || document.body;
+  const colRight = main.getBoundingClientRect().right;
+  const colWidth = main.clientWidth;
+  const label = (el) => {
+    const t = (el.getAttribute('alt') || el.textContent || '').replace(/\s+/g, ' ').trim();
+    const id = el.id || (el.closest('[id]') || {}).id || '';
+    return (id ? '#' + id + ' ' : '') + t.slice(0, 60);
+  };
+  const out = {untypeset: [], chtml: 0, wide: [], images: [], scriptBytes: 0, math: 0};
+  for (const el of document.querySelectorAll('span.math, div.math')) {
+    out.math += 1;
+    const c = el.querySelector('mjx-container');
+    if (!c) out.untypeset.push(label(el));
+    else if (c.getAttribute('jax') !== 'SVG') out.chtml += 1;
+  }
+  // An element is too wide when it needs more room than its box (`box`, the element that
+  // holds it: an equation's mjx-container, a table's scroll wrapper) or than the column.
+  const tooWide = (el, kind, width, box) => {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) return;               // hidden (e.g. a closed tab)
+    const room = Math.min(colWidth, box ? box.clientWidth : colWidth);
+    if (width > room + 1 || r.left + width > colRight + 1)
+      out.wide.push(`${kind} ${Math.round(width)}px > ${Math.round(room)}px: ${label(el)}`);
+  };
+  for (const t of main.querySelectorAll('table')) tooWide(t, 'table', t.scrollWidth, t.parentElement);
+  for (const m of main.querySelectorAll('mjx-container[display="true"]')) {
+    const svg = m.querySelector('svg');
+    tooWide(m, 'equation', svg ? svg.getBoundingClientRect().width : m.scrollWidth, m);
+  }
+  for (const img of document.querySelectorAll('img')) {
+    if (!img.complete || img.naturalWidth === 0) out.images.push(img.getAttribute('src'));
+    else if (main.contains(img)) tooWide(img, 'image', img.getBoundingClientRect().width, img.parentElement);
+  }
+  for (const e of performance.getEntriesByType('resource'))
+    if (e.initiatorType === 'script') out.scriptBytes += e.decodedBodySize || e.encodedBodySize || 0;
+  return out;
+}
+"""
+PAGE_SCROLL_JS = "() => document.documentElement.scrollWidth - window.innerWidth"
+
+
+@dataclass
+class PageResult:
+    page: str
+    problems: list[str] = field(default_factory=list)
+    script_mb: float = 0.0
+    math: int = 0
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        sys.exit("browser_check: no chromium found; `make setup` installs Debian's chromium")
+    return path
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def find_pages(root: Path, patterns: list[str] | None = None) -> list[str]:
+    pages = []
+    for p in sorted(root.rglob("*.html")):
+        rel = p.relative_to(root)
+        if rel.parts[0] in SKIP_DIRS:
+            continue
+        if patterns and not any(fnmatch.fnmatch(rel.as_posix(), pat) for pat in patterns):
+            continue
+        if 'http-equiv="Refresh"' in p.read_text(errors="replace")[:2000]:
+            continue  # a redirect stub (index.html -> the root page), checked as its target
+        pages.append(rel.as_posix())
+    return pages
+
+
+def check_page(browser, base: str, page: str, max_script_mb: float) -> PageResult:
+    res = PageResult(page)
+    ctx = browser.new_context(viewport={"width": WIDE, "height": 900})
+    tab = ctx.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    tab.on("requestfailed", lambda r: errors.append(f"failed request: {r.url}"))
+    missing: list[str] = []
+    tab.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+    try:
+        tab.goto(base + page, wait_until="load", timeout=60_000)
+        m = tab.evaluate(MEASURE_JS)
+        tab.set_viewport_size({"width": NARROW, "height": 900})
+        tab.wait_for_timeout(150)
+        page_scroll = tab.evaluate(PAGE_SCROLL_JS)
+    finally:
+        ctx.close()
+    res.math = m["math"]
+    res.script_mb = m["scriptBytes"] / 1e6
+    # Chromium asks every site for /favicon.ico on its own; a 404 there is not the page's request.
+    page_missing = [u for u in missing if not u.endswith("/favicon.ico")]
+    if not page_missing:
+        errors = [e for e in errors if not e.startswith("Failed to load resource")]
+    res.problems += [f"missing: {u}" for u in page_missing]
+    res.problems += [f"console: {e[:160]}" for e in dict.fromkeys(errors)]
+    res.problems += [f"math not typeset: {t}" for t in m["untypeset"]]
+    if m["chtml"]:
+        res.problems.append(f"{m['chtml']} math nodes rendered as CHTML, not SVG")
+    res.problems += [f"at {WIDE}px: {w}" for w in m["wide"]]
+    res.problems += [f"image not loaded: {s}" for s in m["images"]]
+    if page_scroll > 1:
+        res.problems.append(f"at {NARROW}px: the page scrolls sideways by {page_scroll}px")
+    if res.script_mb > max_script_mb:
+        res.problems.append(f"scripts: {res.script_mb:.1f} MB > {max_script_mb} MB")
+    return res
+
+
+def check(root: Path, patterns: list[str] | None = None, max_script_mb: float = 3.0,
+          verbose: bool = True) -> list[PageResult]:
+    from playwright.sync_api import sync_playwright
+
+    pages = find_pages(root, patterns)
+    if not pages:
+        sys.exit(f"browser_check: no pages under {root}")
+    server, base = serve(root)
+    results = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            for page in pages:
+                results.append(check_page(browser, base, page, max_script_mb))
+            browser.close()
+    finally:
+        server.shutdown()
+    if verbose:
+        report(results)
+    return results
+
+
+def report(results: list[PageResult]) -> None:
+    bad = sorted((r for r in results if r.problems), key=lambda r: -len(r.problems))
+    print(f"browser_check: {len(results)} pages, {sum(r.math for r in results)} math nodes, "
+          f"largest script total {max(r.script_mb for r in results):.2f} MB; "
+          f"{len(bad)} pages with problems")
+    for r in bad:
+        print(f"\n{r.page}: {len(r.problems)} problem(s)")
+        for p in r.problems[:12]:
+            print(f"  - {p}")
+        if len(r.problems) > 12:
+            print(f"  ... and {len(r.problems) - 12} more")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("root", nargs="?", default="_build/html")
+    ap.add_argument("--pages", nargs="*", help="only pages matching these globs (e.g. 'book/zou2023/*')")
+    ap.add_argument("--max-script-mb", type=float, default=3.0)
+    args = ap.parse_args(argv)
+    results = check(Path(args.root), args.pages, args.max_script_mb)
+    return 1 if any(r.problems for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
