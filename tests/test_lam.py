@@ -86,3 +86,14 @@ def test_beta_expect_on_many_kinks_is_accurate_and_quiet():
 def test_beta_expect_warns_when_its_error_estimate_is_large():
     with pytest.warns(Warning, match="quadrature error estimate"):
         L.Beta(1.0).expect(lambda t: np.sin(1e5 * t) * 1e3)
+
+
+@pytest.mark.parametrize("a,b", [(32.0, 32.0), (128.0, 128.0), (1024.0, 1024.0), (300.0, 40.0)])
+def test_beta_expect_is_accurate_for_large_parameters(a, b):
+    """The central fourth moment by quadrature equals the closed form from the raw moments
+    (the weighted quadrature once returned 2e29 for Beta(128, 128) and NaN for Beta(1024, 1024))."""
+    law = L.Beta(a, b)
+    m = law.mean()
+    closed = sum(c * law.moment(k) * (-m) ** (4 - k) for k, c in [(0, 1), (1, 4), (2, 6), (3, 4), (4, 1)])
+    assert law.expect(lambda t: (t - m) ** 4) == pytest.approx(closed, rel=1e-6)
+    assert law.expect(lambda t: t) == pytest.approx(m, rel=1e-12)

@@ -122,14 +122,27 @@ class Beta(LambdaLaw):
         # many kinks QUADPACK stops short of them with a roundoff warning and a conservative
         # error estimate (F2's ReLU network: estimate 9e-6, true error about 1e-8, checked
         # against one quadrature per pair), so we warn only when the estimate itself is large.
+        # The weighted integral is of the size of B(a, b), tiny for large a and b (B(128, 128) is
+        # about 1e-78): the absolute tolerance scales with it, or QUADPACK accepts a crude answer
+        # at once. Past float64's range (Beta(1024, 1024)) the weight itself underflows: there we
+        # integrate fn against the density, computed in logs, over the window holding its mass
+        # (also for a + b > 100, where QAWS's Chebyshev moments of the weight lose accuracy).
+        scale = special.beta(self.a, self.b)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", integrate.IntegrationWarning)
-            val, err = integrate.quad(fn, 0.0, 1.0, weight="alg", wvar=(self.a - 1, self.b - 1),
-                                      limit=200, epsabs=1e-13, epsrel=1e-11)
-        if err > 1e-4 * max(1.0, abs(val)):
+            if min(self.a, self.b) >= 1 and self.a + self.b > 100:
+                lo, hi = stats.beta.ppf(1e-15, self.a, self.b), stats.beta.isf(1e-15, self.a, self.b)
+                mode = (self.a - 1) / (self.a + self.b - 2)
+                val, err = integrate.quad(lambda t: fn(t) * stats.beta.pdf(t, self.a, self.b), lo, hi,
+                                          points=[mode], limit=200, epsabs=1e-13, epsrel=1e-11)
+                scale = 1.0
+            else:
+                val, err = integrate.quad(fn, 0.0, 1.0, weight="alg", wvar=(self.a - 1, self.b - 1),
+                                          limit=200, epsabs=1e-13 * min(1.0, scale), epsrel=1e-11)
+        if err > 1e-4 * max(scale, abs(val)):
             warnings.warn(f"Beta({self.a:g}, {self.b:g}).expect: quadrature error estimate {err:.2e} "
-                          f"for value {val:.6g}", integrate.IntegrationWarning, stacklevel=2)
-        return float(val / special.beta(self.a, self.b))
+                          f"for value {val / scale:.6g}", integrate.IntegrationWarning, stacklevel=2)
+        return float(val / scale)
 
 
 @register("mixture")
