@@ -56,6 +56,7 @@ test-book: setup $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@for page in book/status book/scale/02_paper_tables; do \
 	  grep -q '<table' _build/html/$$page.html || { echo "$$page.html: its generated table did not render"; exit 1; }; done
+	$(BIN)/python -m mixupbook.claims _build/html/claims.json
 
 # Re-execute every notebook in place at book scale (stores outputs and execution metadata), then sync the .md twins.
 execute: setup

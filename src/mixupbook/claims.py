@@ -185,6 +185,33 @@ def _display(rec: dict) -> None:
              "text/plain": card_text(rec)}, raw=True)
 
 
+# The form of claims.json in the built site (``validate``; ``python -m mixupbook.claims FILE``).
+SCHEMA = {
+    "type": "object",
+    "required": ["version", "items", "chapters", "claims"],
+    "properties": {"claims": {"type": "array", "items": {
+        "type": "object",
+        "required": ["item", "chapter", "claim", "verdict", "held", "evidence", "seeds", "label", "notebook",
+                     "cell", "audit"],
+        "properties": {"verdict": {"enum": list(VERDICTS)}, "item": {"type": "string"},
+                       "held": {"type": ["boolean", "null"]}, "evidence": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2}},
+                       "seeds": {"type": ["array", "null"], "items": {"type": "integer"}},
+                       "label": {"type": "string", "pattern": "^claim-[a-z0-9-]+$"}}}}},
+}
+
+
+def validate(data: dict) -> None:
+    """Raise ValueError when ``data`` (the content of claims.json) does not follow ``SCHEMA``."""
+    import jsonschema
+    try:
+        jsonschema.validate(data, SCHEMA)
+    except jsonschema.ValidationError as e:
+        raise ValueError(f"claims.json: {'/'.join(map(str, e.absolute_path))}: {e.message}") from None
+    unknown = sorted({r["item"] for r in data["claims"]} - set(items()))
+    if unknown:
+        raise ValueError(f"claims.json: unknown items {unknown}")
+
+
 # --- reading claims back from stored notebooks --------------------------------------------------
 
 def notebook_claims(path: Path) -> list[dict]:
@@ -286,3 +313,9 @@ def count_line(key: str, records: list[dict]) -> str:
              "paper scale: not yet run": "not yet run at paper scale", "no claim yet": "without a claim yet"}
     parts = [f"{verdicts.count(v)} {words[v]}" for v in words if verdicts.count(v)]
     return f"{key}: {len(ch)} items: " + ", ".join(parts)
+
+
+if __name__ == "__main__":
+    import sys
+    validate(json.loads(Path(sys.argv[1]).read_text()))
+    print(f"{sys.argv[1]}: valid")
