@@ -5,7 +5,7 @@
 A spec (``experiments/*.yaml``) names a notebook, fixed ``parameters``, a ``grid``
 (every combination is one point) and ``seeds`` (each point runs once per seed)::
 
-    notebook: notebooks/zhang2021/11_generalisation_gap.ipynb
+    notebook: notebooks/zhang2021/11_fig1b_generalization_gap.ipynb
     parameters: {scale: paper}
     grid: {dataset: [cifar10, cifar100]}
     seeds: [0, 1, 2]
