@@ -108,7 +108,7 @@ def plan(cfg: ExperimentConfig, seeds: list[int] | None = None) -> dict:
         raise ValueError(f"scale: unknown {cfg.scale!r}; valid: {list(SCALES)}")
     D.check_dataset_name(cfg.dataset)
     num_classes, shape = dataset_shape(cfg)
-    build_objective(cfg.method, num_classes, **cfg.method_kwargs)
+    step_cost = build_objective(cfg.method, num_classes, **cfg.method_kwargs).step_cost
     params, flops = model_cost(cfg.model, json.dumps(cfg.model_kwargs, sort_keys=True), num_classes, shape)
     cfg.train.validate()
     info = D.DATASETS[cfg.dataset]
@@ -122,8 +122,12 @@ def plan(cfg: ExperimentConfig, seeds: list[int] | None = None) -> dict:
            "batch_size": cfg.train.batch_size, "seeds": seeds, "n_train": n,
            "data": "offline (generated or shipped)" if path is None else
                    f"{path} ({'present' if path.exists() else 'MISSING: pass download=True or copy it there'})",
-           # training step ~ 3x forward FLOPs; times examples, epochs and seeds
-           "train_PFLOP": round(3 * flops * n * cfg.train.epochs * len(seeds) / 1e15, 3)}
+           # training step ~ 3x forward FLOPs x the objective's step cost; times examples, epochs and seeds
+           "train_PFLOP": round(3 * step_cost * flops * n * cfg.train.epochs * len(seeds) / 1e15, 3)}
+    t = cfg.train
+    if t.optimizer != "sgd" or t.warmup_epochs or t.ema_decay:   # the recipe options a plan should show
+        out["recipe"] = (f"{t.optimizer} lr={t.lr:g} wd={t.weight_decay:g} warmup={t.warmup_epochs:g} ep "
+                         f"{t.schedule}/{t.schedule_unit} ema={t.ema_decay:g}")
     return out
 
 

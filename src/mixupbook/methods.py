@@ -54,6 +54,7 @@ class Objective:
     """Base class: ``loss(model, x, y, generator)`` -> scalar tensor."""
 
     name = "objective"
+    step_cost = 1.0   # FLOPs of one step relative to a plain forward-backward of the batch (for plans)
 
     def __init__(self, num_classes: int):
         self.num_classes = int(num_classes)
@@ -167,6 +168,9 @@ class MixupE(Objective):
             raise ValueError(f"q: unknown {q!r}; valid: ['approx', 'exact']")
         self.eta, self.q, self.mix, self.fused, self.x_mean = float(eta), q, bool(mix), bool(fused), x_mean
         self.gap = gap_moments(self.alpha, 1)[1]      # E[1 - lam], lam ~ D~
+        # the clean pass doubles a mixup step; q="exact" adds an input gradient built for a double
+        # backward (about two passes more, a rough count); ERM + R reuses its one pass
+        self.step_cost = (2.0 if self.mix else 1.0) + (2.0 if q == "exact" else 0.0)
 
     def _forward(self, model, x, y_soft, generator):
         """(L_mix or L_erm, logits of the clean batch)."""
@@ -232,6 +236,7 @@ class MixupECode(MixupE):
             raise ValueError("clean_pass: 'kept' runs its own clean pass and needs fused=False; valid with "
                              "fused=True: ['full']")
         self.threshold, self.clean_pass = float(threshold), clean_pass
+        self.step_cost = 2.0 if clean_pass == "full" else 7 / 3   # "kept": 4/3 + k with k <= 1 (upper bound)
 
     def _total(self, base, kept_q_sum, n):
         total = base - self.eta * self.gap * kept_q_sum / n

@@ -42,7 +42,8 @@ import yaml
 from .notebook import repo_root
 from .results import write_json_atomic
 
-SPEC_KEYS = {"notebook", "parameters", "grid", "seeds", "results_dir", "paper", "description"}
+SPEC_KEYS = {"notebook", "parameters", "grid", "seeds", "results_dir", "paper", "description", "runs"}
+RUN_GROUP_KEYS = {"table", "dataset", "models", "recipe", "methods", "needs"}
 # Assumed sustained training throughput for projections: 35% of an H100's dense bf16 peak
 # (989 TFLOP/s), the target of benchmarks/README.md. Override with --tflops.
 DEFAULT_TFLOPS = 350.0
@@ -75,6 +76,39 @@ def load_spec(path: str | os.PathLike) -> dict:
     return {"name": path.stem, "path": path, "root": root, "notebook": nb, "parameters": fixed, "grid": grid,
             "seeds": seeds, "results_dir": str(root / spec.get("results_dir", f"results/{chapter}")),
             "paper": spec.get("paper", "")}
+
+
+def run_list(path: str | os.PathLike) -> list[dict]:
+    """The paper-scale run list in a spec's ``runs`` section, one dict per (group, model, method):
+    ``table, dataset, model, label, method, kwargs, train`` (a TrainConfig's fields, from the named
+    recipe). ``runs`` holds ``recipes`` (name -> TrainConfig fields) and ``groups`` (each: table,
+    dataset, models, recipe, methods as [label, objective, kwargs], optional ``needs``: a package
+    without which the group is left out). A relative path is taken from the repository root.
+    """
+    import importlib.util
+
+    path = Path(path)
+    if not path.is_absolute():
+        path = repo_root() / path
+    runs = (yaml.safe_load(path.read_text()) or {}).get("runs")
+    if not isinstance(runs, dict) or set(runs) != {"recipes", "groups"}:
+        raise ValueError(f"{path}: 'runs' must hold 'recipes' and 'groups'")
+    out = []
+    for g in runs["groups"]:
+        unknown = sorted(set(g) - RUN_GROUP_KEYS)
+        if unknown:
+            raise ValueError(f"{path}: run group keys {unknown} unknown; valid: {sorted(RUN_GROUP_KEYS)}")
+        if g["recipe"] not in runs["recipes"]:
+            raise ValueError(f"{path}: recipe: unknown {g['recipe']!r}; valid: {sorted(runs['recipes'])}")
+        if g.get("needs") and importlib.util.find_spec(g["needs"]) is None:
+            print(f"{g['table']}, {', '.join(g['models'])}: not configured here (the {g['needs']} package "
+                  "is not installed)")
+            continue
+        for model in g["models"]:
+            for label, method, kwargs in g["methods"]:
+                out.append({"table": g["table"], "dataset": g["dataset"], "model": model, "label": label,
+                            "method": method, "kwargs": dict(kwargs), "train": dict(runs["recipes"][g["recipe"]])})
+    return out
 
 
 def points(spec: dict) -> list[dict]:
