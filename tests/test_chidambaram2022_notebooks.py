@@ -29,6 +29,9 @@ def test_h4_images_paper_scale_dry_run(tmp_path):
     ("02_distance_measure", {"datasets": ["cifar10"]}, "datasets"),
     ("03_images_beta1024", {"alpha": -1.0}, "alpha"),
     ("03_images_beta1024", {"n_seeds": 1}, "n_seeds"),
+    ("01_counterexample", {"n_seeds": 3}, "n_seeds"),      # claims on trained runs need at least 5 seeds
+    ("01_counterexample", {"alphas": [1.0, 32.0]}, "alphas"),
+    ("05_two_moons_margin", {"alphas": [1024.0]}, "alphas"),
 ])
 def test_bad_parameters_stop_early(tmp_path, notebook, params, message):
     with pytest.raises(pm.PapermillExecutionError) as e:
