@@ -25,9 +25,9 @@ PIN := $(THREADS)
 NBVAL := --nbval-lax
 endif
 
-.PHONY: setup book test test-lib test-notebooks test-book execute audit-seeds sweep bench clean
+.PHONY: setup book test test-lib test-notebooks test-book execute audit-seeds sweep bench clean browser test-browser pdf
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,7 +42,7 @@ book: setup $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open $(CURDIR)/_build/html/index.html in a browser."
 
-test: test-lib test-notebooks test-book
+test: test-lib test-notebooks test-book test-browser
 
 test-lib: setup
 	$(BIN)/pytest tests/
@@ -77,3 +77,20 @@ bench: setup
 
 clean:
 	rm -rf _build _static/mathjax
+
+# Headless Chromium for test-browser and pdf: Debian's package, driven by Playwright (pinned in
+# pyproject.toml) through executable_path; Playwright's own browser download is never used.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; } || \
+	  echo "no chromium: make test-browser and make pdf need it (as root: apt-get install chromium)"
+
+# Every page of the built book in a real browser: console errors, math typeset, widths at 1280 px,
+# sideways scroll at 420 px, images loaded, script bytes (tools/browser_check.py).
+test-browser: book
+	$(BIN)/python tools/browser_check.py _build/html
+
+# The whole book as one PDF, offline: the single-page HTML build printed by Chromium after MathJax.
+pdf: setup $(MATHJAX)
+	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --keep-going
+	$(BIN)/python tools/print_pdf.py _build/singlehtml _build/pdf/book.pdf
