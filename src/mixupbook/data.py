@@ -16,6 +16,7 @@ batch, by ``train.fit``), everything else as float32.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import pickle
@@ -223,14 +224,24 @@ def digits(root=None, download=False, seed=0, test_fraction=0.3):
 
 @register("mnist1d", offline=True)
 def mnist1d(root=None, download=False, seed=0, num_samples=5000):
-    """MNIST-1D (Greydanus 2020), generated offline by the ``mnist1d`` package: (N, 1, 40) floats."""
+    """MNIST-1D (Greydanus 2020), generated offline by the ``mnist1d`` package: (N, 1, 40) floats.
+
+    Generation takes about a second per 1000 samples, so the arrays of recent (num_samples, seed)
+    pairs are cached; every call returns fresh tensors (chapter ``synthesis`` loads one set per run).
+    """
+    x, y, x_test, y_test = _mnist1d_arrays(int(num_samples), int(seed))
+    return Data("mnist1d", _float(x).clone()[:, None], _long(y).clone(), _float(x_test).clone()[:, None],
+                _long(y_test).clone(), 10)
+
+
+@functools.lru_cache(maxsize=8)
+def _mnist1d_arrays(num_samples: int, seed: int):
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
     args.num_samples, args.seed = num_samples, seed
     d = make_dataset(args)
-    return Data("mnist1d", _float(d["x"])[:, None], _long(d["y"]), _float(d["x_test"])[:, None],
-                _long(d["y_test"]), 10)
+    return d["x"], d["y"], d["x_test"], d["y_test"]
 
 
 # ---------------------------------------------------------------- torchvision on-disk formats
