@@ -20,16 +20,17 @@ def _execute(tmp_path, **params):
 
 def test_changed_parameter_reaches_the_record(tmp_path):
     results = tmp_path / "results"
-    _execute(tmp_path, results_dir=str(results), alpha=0.5, epochs=20, n_seeds=1)
+    _execute(tmp_path, results_dir=str(results), alpha=0.5, epochs=10, n_seeds=2)
     records = [json.loads(p.read_text()) for p in results.rglob("*.json")]
-    assert len(records) == 2
+    assert len(records) == 4
     mixup = next(r for r in records if r["config"]["method"] == "mixup")
     assert mixup["config"]["method_kwargs"] == {"alpha": 0.5}
-    assert mixup["config"]["train"]["epochs"] == 20 and len(mixup["history"]) == 20
+    assert mixup["config"]["train"]["epochs"] == 10 and len(mixup["history"]) == 10
 
 
 @pytest.mark.parametrize("params,message", [
     ({"alpha": -1.0}, "alpha"),
+    ({"n_seeds": 1}, "n_seeds"),
     ({"method": "cutmax"}, "valid methods"),
     ({"scale": "huge"}, "scale"),
     ({"dataset": "cifar10", "data_root": "/nonexistent/data"}, "/nonexistent/data"),
