@@ -133,7 +133,7 @@ class SynthesisTable(Directive):
         container = nodes.container(classes=["claims-table", "synthesis-table"])
         self.state.nested_parse(StringList(table_lines(spec, records, stored_summaries(root))),
                                 self.content_offset, container)
-        return container.children
+        return [container]   # the container itself, so that its classes reach the HTML (_static/book.css)
 
 
 def setup(app):
