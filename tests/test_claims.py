@@ -142,3 +142,21 @@ def test_committed_seed_audit_is_fresh_for_holding_claims():
             if len(held) < 3 or not all(held):
                 bad.append(f"{nb.relative_to(ROOT)}: {r['label']} ({r['verdict']}) held {held}")
     assert not bad, "\n".join(bad)
+
+
+def test_source_hash_skips_the_launch_install_cell(tmp_path):
+    """tools/add_launch_cell.py must not make the committed seed audits stale; a real edit must."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import add_launch_cell
+
+    src = ROOT / "notebooks" / "foundations" / "01_mixing_and_the_mixup_loss.ipynb"
+    nb_path = tmp_path / src.name
+    shutil.copy(src, nb_path)
+    before = claims.source_hash(nb_path)
+    assert add_launch_cell.add_to_ipynb(nb_path, add_launch_cell.cell_source("https://example.org/x", "main"))
+    assert any("launch-install" in c["metadata"].get("tags", []) for c in json.loads(nb_path.read_text())["cells"])
+    assert claims.source_hash(nb_path) == before
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][-1]["source"] = ["# an edit\n", *nb["cells"][-1]["source"]]
+    nb_path.write_text(json.dumps(nb))
+    assert claims.source_hash(nb_path) != before

@@ -11,6 +11,16 @@ ALL = sorted((ROOT / "notebooks").glob("*/[0-9]*.ipynb"))
 COMMON = ["scale", "device", "seed", "data_root", "results_dir", "dry_run"]
 
 
+def _tags(cell) -> list:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def _parameters_index(code: list) -> int:
+    """Index of the parameters cell: the first code cell, or the second after a `launch-install` cell
+    (tools/add_launch_cell.py: installs the library on Colab, does nothing where it imports)."""
+    return 1 if code and "launch-install" in _tags(code[0]) else 0
+
+
 def _execute(tmp_path, **params):
     out = tmp_path / "out.ipynb"
     pm.execute_notebook(str(NB), str(out), parameters=params, cwd=str(NB.parent), progress_bar=False,
@@ -42,9 +52,10 @@ def test_bad_parameters_stop_in_the_first_cells(tmp_path, params, message):
     nb = json.loads((tmp_path / "out.ipynb").read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     failed = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
-    # cells: parameters, injected parameters, setup -> the setup cell fails, nothing after it ran
-    assert failed == [2]
-    assert all(c.get("execution_count") is None for c in code[3:])
+    # cells: [launch-install], parameters, injected parameters, setup -> the setup cell fails, nothing after it ran
+    setup = _parameters_index(code) + 2
+    assert failed == [setup]
+    assert all(c.get("execution_count") is None for c in code[setup + 1:])
 
 
 def test_dry_run_plans_and_skips_training(tmp_path):
@@ -58,7 +69,7 @@ def test_dry_run_plans_and_skips_training(tmp_path):
 def test_every_notebook_has_the_common_parameters_first(path):
     nb = json.loads(path.read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    first = code[0]
+    first = code[_parameters_index(code)]
     assert "parameters" in first["metadata"].get("tags", [])
     src = "".join(first["source"])
     for name in COMMON:

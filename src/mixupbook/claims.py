@@ -230,7 +230,7 @@ def source_hash(path: Path) -> str:
     """A hash of a notebook's cells' sources (not its outputs): what the seed audit is valid for."""
     nb = json.loads(Path(path).read_text())
     cells = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]
-             if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+             if not {"injected-parameters", "launch-install"} & set(c.get("metadata", {}).get("tags", []))]
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()[:16]
 
 
