@@ -69,7 +69,7 @@ def test_table_shows_stored_numbers_and_claims():
     runs = next(line for line in synthesis_table.table_lines(spec, records, summary)
                 if line.startswith("| on one set of runs"))
     assert "+0.90 [+0.50, +1.00], positive" in runs and "no evidence either way" in runs
-    assert "{ref}`card <claim-s3>`" in runs and "-2.4" in runs
+    assert "claims: {ref}`holds narrowly <claim-s3>`" in runs and "-2.4" in runs
 
 
 def test_explanations_spec_names_known_items():

@@ -84,7 +84,8 @@ def runs_cell(key: str, records: list[dict], summaries: dict) -> str:
         if s.get("mixup1_minus_erm"):
             m, se = s["mixup1_minus_erm"]
             parts.append(f"{s['quantity']}, mixup (α = 1) minus ERM: {m:.3g} (s.e. {se:.2g})")
-    parts += [f"{r['verdict']}: {_esc(r['claim'])} ({{ref}}`card <{r['label']}>`)" for r in recs]
+    if recs:   # the claims' full texts are on the checklist; here their verdicts, linked to the cards
+        parts.append("claims: " + ", ".join(f"{{ref}}`{r['verdict']} <{r['label']}>`" for r in recs))
     paper = [r for r in records if r["item"] == key and r["verdict"].startswith("paper scale")]
     if paper:
         parts.append(f"paper scale: {claims.item_verdict(paper).split(': ', 1)[1]}")
