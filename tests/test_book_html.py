@@ -24,3 +24,12 @@ def test_ref_to_a_heading_with_math_is_typeset_not_raw_tex(tmp_path):
     link = html[html.index("std-ref"):][:400]
     assert '<span class="math' in link and "The weight" in link, link
     shutil.rmtree(tmp_path / "out")
+
+
+def test_page_titles_for_the_browser_tab_carry_no_tex():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import book_html
+
+    assert book_html.plain_title(r"Fig. 3: how \(R\) and \(R_i\) move (Z5)") == "Fig. 3: how R and R_i move (Z5)"
+    assert book_html.plain_title(r"the weight \(\mathbb{E}[(1-\lambda)^2]\)") == "the weight E[(1-λ)^2]"
+    assert book_html.plain_title("Mixup: no math") == "Mixup: no math"

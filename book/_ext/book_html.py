@@ -26,6 +26,7 @@ every page; the book's figures are drawn for a light page, so the default is ``l
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from docutils import nodes
@@ -144,6 +145,31 @@ def _typeset_ref_titles(app, doctree, docname):
                 break
 
 
+_GREEK = {name: chr(code) for name, code in [
+    ("alpha", 945), ("beta", 946), ("gamma", 947), ("delta", 948), ("epsilon", 949), ("varepsilon", 949),
+    ("eta", 951), ("theta", 952), ("lambda", 955), ("mu", 956), ("pi", 960), ("rho", 961),
+    ("sigma", 963), ("tau", 964), ("phi", 966), ("psi", 968), ("omega", 969), ("Sigma", 931), ("Theta", 920)]}
+
+
+def plain_title(title: str) -> str:
+    """A page title for the browser's tab and bookmarks, where nothing typesets math: ``\\(R_i\\)``
+    becomes ``R_i``, ``\\lambda`` becomes a Greek letter, ``\\mathbb{E}`` becomes ``E``."""
+    if "\\" not in title:
+        return title
+
+    def math(m):
+        tex = re.sub(r"\\(?:mathbb|mathcal|mathrm|operatorname|hat|bar|tilde|widehat)\{([^{}]*)\}", r"\1", m.group(1))
+        tex = re.sub(r"\\([A-Za-z]+)\s*", lambda g: _GREEK.get(g.group(1), ""), tex)
+        return tex.replace("{", "").replace("}", "").strip()
+
+    return re.sub(r"\\\((.*?)\\\)", math, title)
+
+
+def _plain_page_title(app, pagename, templatename, context, doctree):
+    if context.get("title"):
+        context["title"] = plain_title(context["title"])
+
+
 def setup(app):
     # The sidebar and page titles hold math on pages that have none of their own.
     app.set_html_assets_policy("always")
@@ -153,4 +179,5 @@ def setup(app):
     app.connect("env-purge-doc", _purge_math_titles)
     app.connect("env-merge-info", _merge_math_titles)
     app.connect("doctree-resolved", _typeset_ref_titles)
+    app.connect("html-page-context", _plain_page_title)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
