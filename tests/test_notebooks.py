@@ -61,7 +61,7 @@ def test_bad_parameters_stop_in_the_first_cells(tmp_path, params, message):
 def test_dry_run_plans_and_skips_training(tmp_path):
     nb = _execute(tmp_path, results_dir=str(tmp_path / "r"), dry_run=True)
     text = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
-    assert "dry run: 6 configuration(s) valid" in text
+    assert "dry run: 10 configuration(s) valid" in text   # ERM and mixup, 5 seeds each
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
 
 
