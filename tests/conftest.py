@@ -20,3 +20,12 @@ def mlp_batch(gen):
     x = torch.randn(16, 5, generator=gen)
     y = torch.randint(0, 3, (16,), generator=gen)
     return build_model("mlp", 3, (5,), hidden=(8,)), x, y
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module: tiny nets only lose to thread overhead (and runs are reproducible)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

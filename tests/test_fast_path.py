@@ -48,12 +48,7 @@ FLAT = {"mlp", "linear"}                      # take flat inputs: their stand-in
 PAPER_CONFIGS = ["preact_resnet18", "wrn28_10"]  # the resume check also under paper-scale optimizer recipes
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def cifar_like(flat: bool, n: int = 16, side: int = 32) -> Data:
