@@ -56,6 +56,9 @@ def test_launch_cell_goes_first_in_notebook_and_twin_once(tmp_path):
     import jupytext
 
     nb_path = _pair(tmp_path)
+    stale = add_launch_cell.cell_source("https://example.org/a-fork", "dev")
+    add_launch_cell.add_to_ipynb(nb_path, stale)             # a cell from another URL is replaced
+    add_launch_cell.add_to_md(nb_path.with_suffix(".md"), stale)
     assert add_launch_cell.main([str(nb_path), "--check"]) == 1
     assert add_launch_cell.main([str(nb_path)]) == 0
     twin_text = nb_path.with_suffix(".md").read_text()
@@ -70,8 +73,10 @@ def test_launch_cell_goes_first_in_notebook_and_twin_once(tmp_path):
     strip = lambda cs: [(c["cell_type"], "".join(c["source"]).strip()) for c in cs]  # noqa: E731
     assert strip(jupytext.read(nb_path.with_suffix(".md"))["cells"]) == strip(cells)
     # everything else is untouched
-    before = [c for c in json.loads(SMALL.read_text())["cells"]]
-    assert [c for c in cells if "launch-install" not in c["metadata"].get("tags", [])] == before
+    assert sum("launch-install" in c["metadata"].get("tags", []) for c in cells) == 1
+    assert "example.org" not in ipynb_text + twin_text
+    others = lambda cs: [c for c in cs if "launch-install" not in c["metadata"].get("tags", [])]  # noqa: E731
+    assert others(cells) == others(json.loads(SMALL.read_text())["cells"])
 
 
 def _fresh_venv(tmp_path: Path) -> Path:
