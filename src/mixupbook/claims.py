@@ -312,7 +312,7 @@ def count_line(key: str, records: list[dict]) -> str:
              "fails": "fail", "stated, not checked": "stated, not checked", "paper scale: run": "run at paper scale",
              "paper scale: not yet run": "not yet run at paper scale", "no claim yet": "without a claim yet"}
     parts = [f"{verdicts.count(v)} {words[v]}" for v in words if verdicts.count(v)]
-    return f"{key}: {len(ch)} items: " + ", ".join(parts)
+    return f"{key}: {len(ch)} item{'s' if len(ch) != 1 else ''}: " + ", ".join(parts)
 
 
 if __name__ == "__main__":
