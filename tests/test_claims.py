@@ -144,8 +144,8 @@ def test_committed_seed_audit_is_fresh_for_holding_claims():
     assert not bad, "\n".join(bad)
 
 
-def test_source_hash_skips_the_launch_install_cell(tmp_path):
-    """tools/add_launch_cell.py must not make the committed seed audits stale; a real edit must."""
+def test_source_hash_counts_code_only(tmp_path):
+    """The launch-install cell, comments, formatting and prose leave the seed audits current; code does not."""
     sys.path.insert(0, str(ROOT / "tools"))
     import add_launch_cell
 
@@ -157,6 +157,11 @@ def test_source_hash_skips_the_launch_install_cell(tmp_path):
     assert any("launch-install" in c["metadata"].get("tags", []) for c in json.loads(nb_path.read_text())["cells"])
     assert claims.source_hash(nb_path) == before
     nb = json.loads(nb_path.read_text())
-    nb["cells"][-1]["source"] = ["# an edit\n", *nb["cells"][-1]["source"]]
+    code = next(c for c in reversed(nb["cells"]) if c["cell_type"] == "code")
+    code["source"] = ["# a comment, and the code reformatted\n", *code["source"], "\n\n"]
+    nb["cells"][-1]["source"] += ["\nprose"] if nb["cells"][-1]["cell_type"] == "markdown" else []
+    nb_path.write_text(json.dumps(nb))
+    assert claims.source_hash(nb_path) == before
+    code["source"] += ["x = 1\n"]
     nb_path.write_text(json.dumps(nb))
     assert claims.source_hash(nb_path) != before

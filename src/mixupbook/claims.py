@@ -12,6 +12,7 @@ ledger and ``claims.json`` are built from those stored records (``book/_ext/clai
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import math
@@ -227,10 +228,22 @@ def notebook_claims(path: Path) -> list[dict]:
 
 
 def source_hash(path: Path) -> str:
-    """A hash of a notebook's cells' sources (not its outputs): what the seed audit is valid for."""
+    """A hash of what a notebook's code cells compute: what the seed audit is valid for.
+
+    Each code cell counts by its syntax tree, so formatting, comments and prose (markdown cells) do
+    not make an audit stale; the generated ``launch-install`` cell and papermill's injected
+    parameters are left out. A cell that does not parse (IPython syntax) counts by its text.
+    """
     nb = json.loads(Path(path).read_text())
-    cells = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]
-             if not {"injected-parameters", "launch-install"} & set(c.get("metadata", {}).get("tags", []))]
+    cells = []
+    for c in nb["cells"]:
+        if c["cell_type"] != "code" or {"injected-parameters", "launch-install"} & set(c.get("metadata", {}).get("tags", [])):
+            continue
+        src = "".join(c["source"])
+        try:
+            cells.append(ast.dump(ast.parse(src)))
+        except SyntaxError:
+            cells.append(src)
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()[:16]
 
 

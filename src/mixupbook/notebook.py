@@ -126,6 +126,17 @@ def dry_run_stop(dry_run: bool, configs: list[ExperimentConfig], seeds: list[int
     _skip_later_cells()
 
 
+def show_table(frame, **fmt) -> None:
+    """Show a DataFrame as an HTML table in the book and as its ``to_string(**fmt)`` text elsewhere.
+
+    ``fmt`` takes ``to_string``'s formatting arguments that ``to_html`` shares (``index``,
+    ``float_format``, ``formatters``, ``na_rep``, ...), so both forms print the same digits.
+    """
+    from IPython.display import display
+    display({"text/plain": frame.to_string(**fmt),
+             "text/html": frame.to_html(border=0, classes="dataframe book-table", **fmt)}, raw=True)
+
+
 def _skip_later_cells() -> None:
     try:
         from IPython import get_ipython

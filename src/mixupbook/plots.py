@@ -9,11 +9,18 @@ import torch
 PALETTE = "colorblind"
 
 
+# The page's text column is about 676 CSS px (7 in) wide at 1280 px. A figure at most MAX_WIDTH
+# inches wide is shown at most 1:1, so its 11-12 pt fonts stay above 9 pt on the page; DPI keeps it
+# sharp (tests/test_figures.py checks both on every stored figure).
+MAX_WIDTH = 7.0
+DPI = 150
+
+
 def set_style() -> None:
     """Apply the book's style: seaborn whitegrid, colour-blind palette, readable sizes."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
-    plt.rcParams.update({"figure.figsize": (6.4, 4.0), "figure.dpi": 100, "savefig.bbox": "tight",
-                         "axes.titlesize": "medium"})
+    plt.rcParams.update({"figure.figsize": (6.4, 4.0), "figure.dpi": DPI, "savefig.bbox": "tight",
+                         "axes.titlesize": "medium", "legend.fontsize": 10, "legend.title_fontsize": 10})
 
 
 def decision_boundary(ax, predict, x: np.ndarray, y: np.ndarray, grid: int = 200, pad: float = 0.5, title=""):
