@@ -8,9 +8,9 @@ download is never used) and checks, per page:
 
 - no console errors and no uncaught exceptions;
 - every math node (``span.math``, ``div.math``) typeset by MathJax into SVG output;
-- at 1280 px: no table, display equation or image wider than the content column;
+- at 1280 px: no table, display equation, image or code line wider than the content column;
 - at 420 px: no horizontal scroll of the page itself;
-- every image loaded;
+- every image loaded, and described by alt text (not a file hash);
 - the scripts a page loads sum to under ``--max-script-mb`` MB (decoded).
 
 Prints one line per failing page (worst first) and exits 1 if any page fails.
@@ -70,7 +70,14 @@ async () => {
     const svg = m.querySelector('svg');
     tooWide(m, 'equation', svg ? svg.getBoundingClientRect().width : m.scrollWidth, m);
   }
+  // A notebook's code (formatted to 88 columns) must show whole lines, not scroll them away.
+  for (const pre of main.querySelectorAll('div.cell_input pre'))
+    if (pre.clientWidth > 0 && pre.scrollWidth > pre.clientWidth + 1)
+      out.wide.push(`code ${pre.scrollWidth}px > ${pre.clientWidth}px: ${label(pre)}`);
   for (const img of document.querySelectorAll('img')) {
+    const alt = img.getAttribute('alt') || '';
+    if (main.contains(img) && (alt.length < 4 || /^[0-9a-f]{32,}/.test(alt)))
+      out.images.push(`${img.getAttribute('src')} (no alt text)`);
     if (!img.complete || img.naturalWidth === 0) out.images.push(img.getAttribute('src'));
     else if (main.contains(img)) tooWide(img, 'image', img.getBoundingClientRect().width, img.parentElement);
   }
@@ -153,7 +160,7 @@ def check_page(browser, base: str, page: str, max_script_mb: float) -> PageResul
     if m["chtml"]:
         res.problems.append(f"{m['chtml']} math nodes rendered as CHTML, not SVG")
     res.problems += [f"at {WIDE}px: {w}" for w in m["wide"]]
-    res.problems += [f"image not loaded: {s}" for s in m["images"]]
+    res.problems += [f"image: {s}" for s in m["images"]]
     if page_scroll > 1:
         res.problems.append(f"at {NARROW}px: the page scrolls sideways by {page_scroll}px")
     if res.script_mb > max_script_mb:
