@@ -97,6 +97,9 @@ def cheapest(cmd: str, tmp: Path) -> tuple[list[str] | None, Path, str]:
         rest = [a for a in argv[3:] if a not in ("--devices",) and not re.fullmatch(r"[\d,]+", a)]
         return [sys.executable, "-m", "mixupbook.sweep", *rest, *([] if "--dry-run" in rest else ["--dry-run"])], \
             cwd, "sweep --dry-run (every grid point validated, nothing trained)"
+    if prog in ("python", "python3") and len(argv) > 1 and argv[1].startswith("tools/"):
+        return [sys.executable, str(ROOT / argv[1]), *argv[2:]], cwd, \
+            "the book's tool (on a copy when the path is a placeholder)"
     if prog == "torchrun" and "mixupbook.run" in argv:
         return [sys.executable, "-m", "mixupbook.run", "--help"], cwd, \
             "the module torchrun launches exists and takes its options (a config is the reader's)"

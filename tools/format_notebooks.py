@@ -113,6 +113,10 @@ def format_cell(cell) -> tuple[str, list[str]]:
     return src, tags
 
 
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def format_notebook(path: Path, write: bool = True) -> list[str]:
     """Format one notebook; return its problems (would change, lines too long)."""
     nb = nbformat.read(path, as_version=4)
@@ -127,10 +131,10 @@ def format_notebook(path: Path, write: bool = True) -> list[str]:
             cell.metadata["tags"] = tags
         if SKIP & set(tags):
             continue
-        problems += [f"{path.relative_to(ROOT)}: cell {i}: line of {len(line)} characters: {line.strip()[:50]}..."
+        problems += [f"{_rel(path)}: cell {i}: line of {len(line)} characters: {line.strip()[:50]}..."
                      for line in src.splitlines() if len(line) > WIDTH]
     if changed and not write:
-        problems.insert(0, f"{path.relative_to(ROOT)}: not formatted (run python tools/format_notebooks.py {path.relative_to(ROOT)})")
+        problems.insert(0, f"{_rel(path)}: not formatted (run python tools/format_notebooks.py {_rel(path)})")
     if changed and write:
         nbformat.write(nb, path)
         jupytext.write(nb, path.with_suffix(".md"), fmt="md:myst")
