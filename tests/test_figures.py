@@ -48,6 +48,8 @@ def test_each_figure_is_captioned_and_legible(nb):
     for i, cell, images in figures(nb):
         meta = cell["metadata"].get("mystnb", {})
         fig, img = meta.get("figure", {}), meta.get("image", {})
+        if any(o["output_type"] == "execute_result" for o in cell["outputs"]):
+            problems.append(f"cell {i}: a value beside the figure (end the cell with plt.show())")
         if len(images) != 1:
             problems.append(f"cell {i}: {len(images)} figures in one cell (one caption and label each)")
         if not str(fig.get("caption", "")).strip() or not fig.get("name"):
