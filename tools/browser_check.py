@@ -11,7 +11,8 @@ download is never used) and checks, per page:
 - at 1280 px: no table, display equation, image or code line wider than the content column;
 - at 420 px: no horizontal scroll of the page itself;
 - every image loaded, and described by alt text (not a file hash);
-- the scripts a page loads sum to under ``--max-script-mb`` MB (decoded).
+- the scripts a page loads sum to under ``--max-script-mb`` MB (decoded);
+- and once, on the search page: each ``SEARCH_PROBES`` query ranks a page titled with it first.
 
 Prints one line per failing page (worst first) and exits 1 if any page fails.
 """
@@ -108,6 +109,12 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def handle(self):
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):  # the browser closed a tab mid-transfer
+            pass
+
 
 def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     handler = functools.partial(_Quiet, directory=str(root))
@@ -168,6 +175,26 @@ def check_page(browser, base: str, page: str, max_script_mb: float) -> PageResul
     return res
 
 
+# Search probes: a query and a word the first result's title must hold. Sphinx stems "MixupE"
+# to "mixup"; book/_ext/search_scorer.js ranks titles holding the word as typed first.
+SEARCH_PROBES = {"MixupE": "MixupE"}
+
+
+def check_search(browser, base: str) -> PageResult:
+    res = PageResult("search.html")
+    tab = browser.new_page()
+    try:
+        for query, word in SEARCH_PROBES.items():
+            tab.goto(base + f"search.html?q={query}", wait_until="load", timeout=60_000)
+            tab.wait_for_selector("#search-results li a", timeout=30_000)
+            first = tab.evaluate("() => document.querySelector('#search-results li a').textContent.trim()")
+            if word.lower() not in first.lower().split():
+                res.problems.append(f"search {query!r}: first result {first!r} has no {word!r} in its title")
+    finally:
+        tab.close()
+    return res
+
+
 def check(root: Path, patterns: list[str] | None = None, max_script_mb: float = 3.0,
           verbose: bool = True) -> list[PageResult]:
     from playwright.sync_api import sync_playwright
@@ -182,6 +209,8 @@ def check(root: Path, patterns: list[str] | None = None, max_script_mb: float = 
             browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             for page in pages:
                 results.append(check_page(browser, base, page, max_script_mb))
+            if "search.html" in pages:
+                results.append(check_search(browser, base))
             browser.close()
     finally:
         server.shutdown()
