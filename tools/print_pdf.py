@@ -5,8 +5,9 @@
 ``make pdf`` builds ``jupyter-book build . --builder singlehtml`` first. The page is served
 over HTTP on 127.0.0.1, opened in Debian's Chromium (through Playwright, as in
 ``tools/browser_check.py``), printed only after MathJax has typeset every formula, with every
-collapsed cell and dropdown opened, so math, theorem blocks, figures and tables are the ones a
-reader sees on screen. Prints the page count and size of the PDF.
+dropdown opened, so math, theorem blocks, figures and tables are the ones a
+reader sees on screen; code cells the page collapses (``hide-input``: imports, cells over 30
+lines) stay collapsed, as on screen. Prints the page count and size of the PDF.
 """
 from __future__ import annotations
 
@@ -58,9 +59,9 @@ def print_pdf(root: Path, out: Path) -> tuple[int, int]:
             tab.goto(base + page_file.relative_to(root).as_posix(), wait_until="load", timeout=300_000)
             untypeset = tab.evaluate("""async () => {
               if (window.MathJax && MathJax.startup) await MathJax.startup.promise;
-              document.querySelectorAll('details').forEach(d => d.open = true);
-              document.querySelectorAll('.toggle-hidden, .tag_hide-input .cell_input')
-                .forEach(e => e.classList.remove('toggle-hidden'));
+              // dropdowns open; code the page collapses (hide-input) stays a one-line toggle
+              document.querySelectorAll('details:not(.above-input)').forEach(d => d.open = true);
+              document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
               return [...document.querySelectorAll('span.math, div.math')]
                 .filter(e => !e.querySelector('mjx-container')).length;
             }""")
