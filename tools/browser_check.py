@@ -50,7 +50,7 @@ async () => {
     const id = el.id || (el.closest('[id]') || {}).id || '';
     return (id ? '#' + id + ' ' : '') + t.slice(0, 60);
   };
-  const out = {untypeset: [], chtml: 0, wide: [], images: [], scriptBytes: 0, math: 0};
+  const out = {untypeset: [], chtml: 0, wide: [], images: [], noalt: [], scriptBytes: 0, math: 0};
   for (const el of document.querySelectorAll('span.math, div.math')) {
     out.math += 1;
     const c = el.querySelector('mjx-container');
@@ -77,8 +77,7 @@ async () => {
       out.wide.push(`code ${pre.scrollWidth}px > ${pre.clientWidth}px: ${label(pre)}`);
   for (const img of document.querySelectorAll('img')) {
     const alt = img.getAttribute('alt') || '';
-    if (main.contains(img) && (alt.length < 4 || /^[0-9a-f]{32,}/.test(alt)))
-      out.images.push(`${img.getAttribute('src')} (no alt text)`);
+    if (main.contains(img) && (alt.length < 4 || /^[0-9a-f]{32,}/.test(alt))) out.noalt.push(img.getAttribute('src'));
     if (!img.complete || img.naturalWidth === 0) out.images.push(img.getAttribute('src'));
     else if (main.contains(img)) tooWide(img, 'image', img.getBoundingClientRect().width, img.parentElement);
   }
@@ -167,7 +166,8 @@ def check_page(browser, base: str, page: str, max_script_mb: float) -> PageResul
     if m["chtml"]:
         res.problems.append(f"{m['chtml']} math nodes rendered as CHTML, not SVG")
     res.problems += [f"at {WIDE}px: {w}" for w in m["wide"]]
-    res.problems += [f"image: {s}" for s in m["images"]]
+    res.problems += [f"image not loaded: {s}" for s in m["images"]]
+    res.problems += [f"image without alt text (or a file hash as alt): {s}" for s in m["noalt"]]
     if page_scroll > 1:
         res.problems.append(f"at {NARROW}px: the page scrolls sideways by {page_scroll}px")
     if res.script_mb > max_script_mb:
