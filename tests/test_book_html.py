@@ -1,35 +1,26 @@
-"""book/_ext/book_html.py on a two-page Sphinx project: a {ref} to a heading with math keeps the math."""
-import shutil
-import sys
+"""Headings hold no TeX: Sphinx writes a title's plain text, raw TeX included, into the browser tab,
+the search results, the sidebar and every link to it, so headings use Unicode (R₁, ω, q̂, τ²)."""
+import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+HEADING = re.compile(r"^#{1,6} .*\$", re.M)
 
 
-def test_ref_to_a_heading_with_math_is_typeset_not_raw_tex(tmp_path):
-    from sphinx.application import Sphinx
-
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "conf.py").write_text(
-        f"import sys; sys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
-        "extensions = ['myst_parser', 'book_html']\nmyst_enable_extensions = ['dollarmath']\n"
-        "html_theme = 'basic'\n")
-    (src / "index.md").write_text("# Home\n\n```{toctree}\nother\n```\n\nSee {ref}`weight-label`.\n")
-    (src / "other.md").write_text("# Other\n\n(weight-label)=\n## The weight $\\mathbb{E}[\\lambda^2]$\n\ntext\n")
-    app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctrees"), "html",
-                 status=None, warning=sys.stderr, freshenv=True)
-    app.build()
-    html = (tmp_path / "out" / "index.html").read_text()
-    link = html[html.index("std-ref"):][:400]
-    assert '<span class="math' in link and "The weight" in link, link
-    shutil.rmtree(tmp_path / "out")
+def markdown_sources():
+    for path in sorted(ROOT.glob("book/**/*.md")):
+        yield path, path.read_text()
+    for path in sorted(ROOT.glob("notebooks/*/[0-9]*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        yield path, "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
 
 
-def test_page_titles_for_the_browser_tab_carry_no_tex():
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    import book_html
+def test_no_heading_holds_tex_math():
+    bad = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p, text in markdown_sources() for m in HEADING.finditer(text)]
+    assert not bad, "write these headings with Unicode symbols instead of $...$:\n" + "\n".join(bad)
 
-    assert book_html.plain_title(r"Fig. 3: how \(R\) and \(R_i\) move (Z5)") == "Fig. 3: how R and R_i move (Z5)"
-    assert book_html.plain_title(r"the weight \(\mathbb{E}[(1-\lambda)^2]\)") == "the weight E[(1-λ)^2]"
-    assert book_html.plain_title("Mixup: no math") == "Mixup: no math"
+
+def test_the_check_sees_a_heading_with_math():
+    assert HEADING.search("text\n## The weight $\\mathbb{E}[\\lambda^2]$\n")
+    assert not HEADING.search("## Plain heading\nand $x$ in prose\n")

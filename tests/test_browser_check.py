@@ -27,12 +27,12 @@ def test_a_clean_page_passes(tmp_path):
 
 
 def test_each_defect_is_found(tmp_path):
-    problems = _check(tmp_path, """
+    problems = _check(tmp_path, f"""
       <script>console.error("boom"); undefinedFunction();</script>
       <span class="math">\\(x^2\\)</span>
       <table><tr><td style="min-width: 900px">wide</td></tr></table>
       <img src="missing.png">
-      <div class="cell_input"><pre style="width: 300px; overflow: auto">x = 1  # a line of code far wider than its boxx = 1  # a line of code far wider than its boxx = 1  # a line of code far wider than its boxx = 1  # a line of code far wider than its boxx = 1  # a line of code far wider than its boxx = 1  # a line of code far wider than its boxx = 1  # a line of code far wider than its boxx = 1  # a line of code far wider than its boxx = 1  # a line of code far wider than its boxx = 1  # a line of code far wider than its box</pre></div>
+      <div class="cell_input"><pre style="width: 300px; overflow: auto">{"x" * 400}</pre></div>
       <div style="width: 1000px; position: absolute; left: 0">a wide block</div>""")
     text = "\n".join(problems)
     for expected in ["console: boom", "uncaught", "math not typeset", "table 9", "image not loaded",

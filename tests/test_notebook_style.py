@@ -20,6 +20,9 @@ def test_the_formatter_wraps_long_comments_and_collapses_imports():
     assert all(len(line) <= format_notebooks.WIDTH for line in src.splitlines())
     assert src.splitlines()[-1] == "x = 1" and src.count("# word") >= 2
     assert tags == []   # an assignment is not boilerplate
+    cell.source = 'def f():\n    """' + "word " * 40 + '\n\n    second paragraph."""\n    return 1\n'
+    src, _ = format_notebooks.format_cell(cell)
+    assert all(len(line) <= format_notebooks.WIDTH for line in src.splitlines()) and "\n\n    second" in src
     cell.source = "import numpy as np\nfrom scipy import stats"
     assert format_notebooks.format_cell(cell) == (cell.source, ["hide-input"])
 

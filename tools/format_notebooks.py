@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import inspect
 import io
 import sys
 import textwrap
@@ -39,12 +40,18 @@ def is_boilerplate(source: str) -> bool:
                               (isinstance(s, ast.Expr) and "warnings" in ast.unparse(s)) for s in body)
 
 
+def _long_comments(src: str) -> tuple[list[str], list]:
+    """The cell's lines, and its comment tokens on lines over WIDTH, last first."""
+    lines = src.split("\n")
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(src).readline)
+              if t.type == tokenize.COMMENT and len(lines[t.start[0] - 1]) > WIDTH]
+    return lines, tokens[::-1]
+
+
 def wrap_comments(src: str) -> str:
     """Wrap each comment on a line over WIDTH; a trailing one moves above its line."""
-    lines = src.split("\n")
-    comments = [t for t in tokenize.generate_tokens(io.StringIO(src).readline)
-                if t.type == tokenize.COMMENT and len(lines[t.start[0] - 1]) > WIDTH]
-    for tok in reversed(comments):
+    lines, comments = _long_comments(src)
+    for tok in comments:
         row, col = tok.start[0] - 1, tok.start[1]
         line = lines[row]
         indent = line[: len(line) - len(line.lstrip())]
@@ -67,7 +74,7 @@ def wrap_docstrings(src: str) -> str:
         if all(len(line) <= WIDTH for line in lines[first:last + 1]):
             continue
         indent = " " * doc.col_offset
-        paras = [" ".join(p.split()) for p in ast.get_docstring(doc_holder(doc)).split("\n\n")]
+        paras = [" ".join(p.split()) for p in inspect.cleandoc(doc.value.value).split("\n\n")]
         body = []
         for k, para in enumerate(paras):
             body += ([""] if k else []) + textwrap.wrap(para, WIDTH - len(indent) - (6 if not k else 0))
@@ -76,18 +83,11 @@ def wrap_docstrings(src: str) -> str:
     return "\n".join(lines)
 
 
-def doc_holder(expr):
-    holder = ast.Module(body=[expr], type_ignores=[])
-    return holder
-
-
 def wrap_parameter_comments(src: str) -> str:
     """The parameters cell keeps its one-line-per-knob layout (papermill reads each knob's comment
     as its help): a comment over WIDTH continues on lines aligned under it."""
-    lines = src.split("\n")
-    comments = [t for t in tokenize.generate_tokens(io.StringIO(src).readline)
-                if t.type == tokenize.COMMENT and len(lines[t.start[0] - 1]) > WIDTH]
-    for tok in reversed(comments):
+    lines, comments = _long_comments(src)
+    for tok in comments:
         row, col = tok.start[0] - 1, tok.start[1]
         parts = textwrap.wrap(tok.string.lstrip("#").strip(), WIDTH - col - 2)
         lines[row:row + 1] = [lines[row][:col] + "# " + parts[0]] + [" " * col + "# " + p for p in parts[1:]]

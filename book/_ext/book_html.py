@@ -18,18 +18,13 @@ custom icons"; the book has none, and the theme's CSS webfont draws every icon i
 theme's ``static/webpack-macros.html`` is shadowed by a copy without that one script tag
 (generated from the installed theme at each build, so it follows the pinned version).
 
-A ``{ref}`` to a heading that holds math shows the heading with its math typeset (Sphinx writes
-the title's plain text, raw TeX included, into the link).
-
 The theme's empty ``default_mode`` makes its JavaScript log "Got invalid theme mode" on
 every page; the book's figures are drawn for a light page, so the default is ``light``.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from docutils import nodes
 
 #: Folders under ``_static`` whose files are loaded on demand, never by a <script>/<link> tag.
 ON_DEMAND = ("mathjax/",)
@@ -98,86 +93,9 @@ def _dedupe_page_assets(app, pagename, templatename, context, doctree):
         context[key] = kept
 
 
-def _note_math_titles(app, doctree):
-    """Remember each section title that holds math, by the section's ids (its labels)."""
-    env = app.env
-    store = getattr(env, "book_math_titles", {})
-    for key in [k for k in store if k[0] == env.docname]:
-        del store[key]
-    for section in doctree.findall(nodes.section):
-        title = section.next_node(nodes.title)
-        if title is None or title.parent is not section or not any(True for _ in title.findall(nodes.math)):
-            continue
-        for ident in section["ids"]:
-            store[(env.docname, ident)] = (title.astext(), [c.deepcopy() for c in title.children])
-    env.book_math_titles = store
-
-
-def _purge_math_titles(app, env, docname):
-    store = getattr(env, "book_math_titles", {})
-    for key in [k for k in store if k[0] == docname]:
-        del store[key]
-
-
-def _merge_math_titles(app, env, docnames, other):
-    store = getattr(env, "book_math_titles", {})
-    store.update({k: v for k, v in getattr(other, "book_math_titles", {}).items() if k[0] in docnames})
-    env.book_math_titles = store
-
-
-def _typeset_ref_titles(app, doctree, docname):
-    """A {ref} to a heading with math showed the heading's raw TeX ("the weight \\mathbb{E}[...]"): Sphinx
-    writes the title's plain text into the link. Put the title's own nodes back, math included."""
-    by_id = {}
-    for (_, ident), entry in getattr(app.env, "book_math_titles", {}).items():
-        by_id.setdefault(ident, []).append(entry)
-    if not by_id:
-        return
-    for ref in list(doctree.findall(nodes.reference)):
-        ident = ref.get("refid") or ref.get("refuri", "").rpartition("#")[2]
-        inner = ref.children[0] if len(ref.children) == 1 else None
-        if not ident or not isinstance(inner, nodes.inline) or "std-ref" not in inner["classes"]:
-            continue
-        for text, children in by_id.get(ident, []):
-            if inner.astext() == text:
-                del inner[:]
-                inner.extend(c.deepcopy() for c in children)
-                break
-
-
-_GREEK = {name: chr(code) for name, code in [
-    ("alpha", 945), ("beta", 946), ("gamma", 947), ("delta", 948), ("epsilon", 949), ("varepsilon", 949),
-    ("eta", 951), ("theta", 952), ("lambda", 955), ("mu", 956), ("pi", 960), ("rho", 961),
-    ("sigma", 963), ("tau", 964), ("phi", 966), ("psi", 968), ("omega", 969), ("Sigma", 931), ("Theta", 920)]}
-
-
-def plain_title(title: str) -> str:
-    """A page title for the browser's tab and bookmarks, where nothing typesets math: ``\\(R_i\\)``
-    becomes ``R_i``, ``\\lambda`` becomes a Greek letter, ``\\mathbb{E}`` becomes ``E``."""
-    if "\\" not in title:
-        return title
-
-    def math(m):
-        tex = re.sub(r"\\(?:mathbb|mathcal|mathrm|operatorname|hat|bar|tilde|widehat)\{([^{}]*)\}", r"\1", m.group(1))
-        tex = re.sub(r"\\([A-Za-z]+)\s*", lambda g: _GREEK.get(g.group(1), ""), tex)
-        return tex.replace("{", "").replace("}", "").strip()
-
-    return re.sub(r"\\\((.*?)\\\)", math, title)
-
-
-def _plain_page_title(app, pagename, templatename, context, doctree):
-    if context.get("title"):
-        context["title"] = plain_title(context["title"])
-
-
 def setup(app):
     # The sidebar and page titles hold math on pages that have none of their own.
     app.set_html_assets_policy("always")
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("html-page-context", _dedupe_page_assets, priority=999)
-    app.connect("doctree-read", _note_math_titles)
-    app.connect("env-purge-doc", _purge_math_titles)
-    app.connect("env-merge-info", _merge_math_titles)
-    app.connect("doctree-resolved", _typeset_ref_titles)
-    app.connect("html-page-context", _plain_page_title)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -9,6 +9,7 @@ var Scorer = {
     const titleWords = new Set((title || "").toLowerCase().split(/[^\p{L}\p{N}]+/u));
     return score + 30 * words.filter((w) => titleWords.has(w)).length;
   },
+  // Defining Scorer replaces Sphinx's default object: its weights, unchanged.
   objNameMatch: 11,
   objPartialMatch: 6,
   objPrio: { 0: 15, 1: 5, 2: -5 },
