@@ -87,3 +87,6 @@ def test_markdown_twin_has_the_same_cells(path):
     twin = jupytext.read(path.with_suffix(".md"))["cells"]
     strip = lambda cells: [(c["cell_type"], "".join(c["source"]).strip()) for c in cells]  # noqa: E731
     assert strip(twin) == strip(ipynb), f"{path.name}: run `jupytext --sync {path}`"
+    # the twin is for diffs: run-specific metadata (papermill's timings) stays in the .ipynb
+    text = path.with_suffix(".md").read_text()
+    assert '"papermill":' not in text and '"execution":' not in text, f"{path.name}: run `jupytext --sync {path}`"

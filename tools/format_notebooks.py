@@ -21,6 +21,7 @@ from pathlib import Path
 
 import black
 import jupytext
+from jupytext.config import load_jupytext_config
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,7 +138,7 @@ def format_notebook(path: Path, write: bool = True) -> list[str]:
         problems.insert(0, f"{_rel(path)}: not formatted (run python tools/format_notebooks.py {_rel(path)})")
     if changed and write:
         nbformat.write(nb, path)
-        jupytext.write(nb, path.with_suffix(".md"), fmt="md:myst")
+        jupytext.write(nb, path.with_suffix(".md"), fmt="md:myst", config=load_jupytext_config(str(path.parent)))
     return problems
 
 

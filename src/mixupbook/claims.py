@@ -51,6 +51,25 @@ def summary(values) -> dict:
     return {"mean": mean, "se": se, "n": n}
 
 
+def pm(summary_or_mean, se: float | None = None, sign: bool = False) -> str:
+    """A mean with its standard error as printed text, ``"0.399 +- 0.012"``: the s.e. to two
+    significant digits and the mean to the same decimal place.
+
+    Takes a ``summary(...)`` dict or (mean, se). This is the form in which ``make test`` compares
+    a statistic across machines (``mixupbook.compare``: the means within one s.e.), so print
+    seed-averaged quantities this way rather than as separate mean and s.e. numbers.
+    """
+    if isinstance(summary_or_mean, dict):
+        mean, se = summary_or_mean["mean"], summary_or_mean["se"]
+    else:
+        mean = summary_or_mean
+    mean, se = float(mean), float(se)
+    if not (math.isfinite(mean) and math.isfinite(se)) or se < 0:
+        raise ValueError(f"pm: need a finite mean and s.e. >= 0, got {mean!r}, {se!r}")
+    decimals = 3 if se == 0 else max(0, 1 - math.floor(math.log10(se)))
+    return f"{mean:{'+' if sign else ''}.{decimals}f} +- {se:.{decimals}f}"
+
+
 def _round(v):
     if isinstance(v, float):
         if not math.isfinite(v):

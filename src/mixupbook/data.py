@@ -112,10 +112,27 @@ def dataset_available(name: str, root: str | os.PathLike) -> bool:
 
 
 def load_dataset(name: str, root: str | os.PathLike = "data", download: bool = False, seed: int = 0,
-                 **kwargs) -> Data:
-    """Load a registered dataset; unknown names list the valid ones."""
+                 label_noise: float = 0.0, **kwargs) -> Data:
+    """Load a registered dataset; unknown names list the valid ones.
+
+    ``label_noise`` in [0, 1): that fraction of the training labels is resampled uniformly over
+    the classes (symmetric noise; the test labels stay clean), drawn from ``seed``.
+    """
     check_dataset_name(name)
-    return DATASETS[name]["fn"](root=Path(root).expanduser(), download=download, seed=seed, **kwargs)
+    if not 0.0 <= float(label_noise) < 1.0:
+        raise ValueError(f"label_noise must be in [0, 1), got {label_noise!r}")
+    data = DATASETS[name]["fn"](root=Path(root).expanduser(), download=download, seed=seed, **kwargs)
+    return with_label_noise(data, float(label_noise), seed) if label_noise else data
+
+
+def with_label_noise(data: Data, fraction: float, seed: int) -> Data:
+    """``data`` with ``round(fraction * n)`` training labels, chosen at random, redrawn uniformly."""
+    g = torch.Generator().manual_seed(10_007 + seed)   # apart from the generators that split and train
+    y = data.y_train.clone()
+    idx = torch.randperm(len(y), generator=g)[:round(fraction * len(y))]
+    y[idx] = torch.randint(0, data.num_classes, (len(idx),), generator=g)
+    meta = {**data.meta, "label_noise": fraction, "labels_changed": int((y != data.y_train).sum())}
+    return Data(data.name, data.x_train, y, data.x_test, data.y_test, data.num_classes, data.mean, data.std, meta)
 
 
 def _missing(name: str, path: Path, download: bool) -> FileNotFoundError:

@@ -10,8 +10,6 @@ finishes cleanly without training (the sweep's ``--dry-run`` relies on this).
 """
 from __future__ import annotations
 
-import os
-import platform
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,30 +23,10 @@ from .train import resolve_device
 
 
 # The CPU kernel set the stored outputs were written under (the Makefile's PIN on x86-64; see there why).
+# Other machines reproduce them within the rule of mixupbook.compare, not to the digit.
 PINNED_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
                   "OPENBLAS_CORETYPE": "Haswell"}
 PINNED_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-
-
-def kernel_note(environ=None, machine: str | None = None, capability: str | None = None) -> str | None:
-    """One line when this process does not run the pinned kernels, else None.
-
-    The variables are read when the libraries load, so they must be set before the kernel starts:
-    ``make test``, ``make execute`` and ``make audit-seeds`` set them; a Jupyter session usually not.
-    """
-    environ = os.environ if environ is None else environ
-    machine = machine or platform.machine()
-    if machine not in ("x86_64", "AMD64"):
-        return (f"note: {machine} CPU: printed numbers may differ in the last digits from the stored outputs "
-                "(written on x86-64 with AVX2 kernels); every assert still holds")
-    capability = capability or torch.backends.cpu.get_cpu_capability()
-    pin = {**PINNED_KERNELS, **PINNED_THREADS}
-    off = sorted(k for k, v in pin.items() if environ.get(k) != v)
-    if capability.lower() == "avx2" and not off:
-        return None
-    how = " ".join(f"{k}={v}" for k, v in pin.items())
-    return (f"note: CPU kernels not pinned ({capability}; unset: {', '.join(off) or 'none'}): printed numbers may "
-            f"differ in the last digits from the stored outputs; to reproduce them start Jupyter with `{how}`")
 
 
 @dataclass
@@ -104,12 +82,9 @@ def setup(scale: str = "book", device: str = "auto", seed: int = 0, data_root: s
         root = repo_root() / root
     set_style()
     if scale == "book":
-        # One CPU thread: float reductions then run in one order on every machine, so the
-        # stored outputs that nbval compares reproduce exactly (tiny models lose nothing).
+        # One CPU thread: float reductions then run in one order whatever the core count, so the
+        # stored outputs reproduce (exactly under the pin, within mixupbook.compare's rule elsewhere).
         torch.set_num_threads(1)
-        note = kernel_note()
-        if note:
-            print(note)
     torch.manual_seed(seed)
     return Context(scale, dev, seed, str(root), str(results_dir), bool(dry_run), chapter)
 

@@ -1,0 +1,184 @@
+"""How a re-executed notebook's outputs are compared with the stored ones: as a scientist would.
+
+Bit-identical float training across CPUs cannot be promised: kernel libraries pick instruction
+sets and blocking by CPU, and a few epochs turn the last bits into other printed digits. So
+``make test`` compares outputs by a stated rule, and exact comparison (plain nbval) stays for the
+reference machine under the pin (``make test-exact``).
+
+The rule (``agree``; README "Which machines reproduce the stored outputs"):
+
+- **Text**: identical apart from numbers (after nbval's sanitizers).
+- **A number** agrees when ``|a - b| <= max(UNITS * u, RTOL * max(|a|, |b|))``, with ``u`` the unit
+  of the last digit printed (0.971: 0.001; 1.2e-05: 1e-06). Integers (no point, no exponent) are
+  counts, seeds, sizes and epochs: they must be equal.
+- **A number printed with its standard error**, ``m +- s`` or ``m ± s``: the means agree when they
+  differ by at most ``SE_MULTIPLE`` times the larger s.e. (or by the rule above), and the two
+  standard errors when their ratio is at most ``SE_RATIO`` (or by the rule above).
+- **Claim records** (``mixupbook.claims.MIME``): every field exactly (item, claim, verdict,
+  held, label, seeds, tolerance, ...) except the evidence values, which follow the number rule.
+
+A printed quantity that moves by more than this under last-bit noise is printed coarser (or as
+a verdict); round-off by design is asserted, not printed. Use it as a pytest plugin beside nbval:
+``pytest --nbval -p mixupbook.compare NOTEBOOKS``.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+UNITS = 3           # last-digit units a number may move
+RTOL = 0.01         # or this relative difference, whichever is larger
+SE_MULTIPLE = 1.0   # a mean beside its standard error may move by this many standard errors
+SE_RATIO = 1.5      # two standard errors of the same quantity agree within this factor
+
+_NUM = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?"
+# A number not glued to a word before it (z11, x2, claim-h4-2 stay text) and its optional "+- s.e.".
+NUMBER = re.compile(rf"(?<![\w.])(?P<m>{_NUM})(?:(?P<pm>\s*(?:\+-|±|\+/-)\s*)(?P<s>{_NUM}))?")
+
+
+def unit(text: str) -> float | None:
+    """The unit of the last printed digit of a number as printed; None for an integer."""
+    mant, _, exp = text.lower().partition("e")
+    if "." not in mant and not exp:
+        return None
+    decimals = len(mant.partition(".")[2])
+    return 10.0 ** (int(exp or 0) - decimals)
+
+
+def number_agrees(a: str, b: str) -> bool:
+    """Two printed numbers agree under the rule (integers exactly)."""
+    if a == b:
+        return True
+    ua, ub = unit(a), unit(b)
+    if ua is None or ub is None:
+        return False
+    x, y = float(a), float(b)
+    return abs(x - y) <= max(UNITS * max(ua, ub), RTOL * max(abs(x), abs(y)))
+
+
+def _se_agree(s1: str, s2: str) -> bool:
+    x, y = abs(float(s1)), abs(float(s2))
+    if number_agrees(s1, s2):
+        return True
+    return min(x, y) > 0 and max(x, y) / min(x, y) <= SE_RATIO
+
+
+def _mean_agree(m1: str, m2: str, s1: str, s2: str) -> bool:
+    return number_agrees(m1, m2) or abs(float(m1) - float(m2)) <= SE_MULTIPLE * max(abs(float(s1)), abs(float(s2)))
+
+
+def text_mismatch(ref: str, new: str) -> str | None:
+    """None when two output texts agree under the rule, else the first difference in words."""
+    ra, na = list(NUMBER.finditer(ref)), list(NUMBER.finditer(new))
+    rt, nt = NUMBER.split(ref), NUMBER.split(new)
+    # split() interleaves text with the groups; compare the text between numbers exactly
+    rtext, ntext = rt[:: 1 + NUMBER.groups], nt[:: 1 + NUMBER.groups]
+    if len(ra) != len(na) or rtext != ntext:
+        for r, n in zip(rtext, ntext):
+            if r != n:
+                return f"text differs: {r.strip()[:80]!r} vs {n.strip()[:80]!r}"
+        return f"{len(ra)} numbers stored, {len(na)} now"
+    for r, n in zip(ra, na):
+        if (r["s"] is None) != (n["s"] is None) or (r["pm"] or "").strip() != (n["pm"] or "").strip():
+            return f"{r[0]!r} vs {n[0]!r}: not the same form"
+        if r["s"] is None:
+            if not number_agrees(r["m"], n["m"]):
+                return f"{r['m']} vs {n['m']}: beyond {UNITS} last-digit units and {RTOL:.0%}"
+        elif not _mean_agree(r["m"], n["m"], r["s"], n["s"]):
+            return f"{r[0]} vs {n[0]}: the means differ by more than {SE_MULTIPLE:g} s.e."
+        elif not _se_agree(r["s"], n["s"]):
+            return f"{r[0]} vs {n[0]}: the standard errors differ by more than a factor {SE_RATIO:g}"
+    return None
+
+
+def _value_mismatch(path: str, ref, new) -> str | None:
+    if isinstance(ref, bool) or isinstance(new, bool) or ref is None or new is None:
+        return None if ref == new and type(ref) is type(new) else f"{path}: {ref!r} vs {new!r}"
+    if isinstance(ref, (int, float)) and isinstance(new, (int, float)):
+        return None if number_agrees(_printed(ref), _printed(new)) else f"{path}: {ref!r} vs {new!r}"
+    if isinstance(ref, str) and isinstance(new, str):
+        why = text_mismatch(ref, new)
+        return f"{path}: {why}" if why else None
+    if isinstance(ref, list) and isinstance(new, list) and len(ref) == len(new):
+        for i, (r, n) in enumerate(zip(ref, new)):
+            why = _value_mismatch(f"{path}[{i}]", r, n)
+            if why:
+                return why
+        return None
+    return None if ref == new else f"{path}: {ref!r} vs {new!r}"
+
+
+def _printed(v) -> str:
+    """A JSON number as printed digits: claim evidence is stored to 4 significant digits."""
+    return str(v) if isinstance(v, int) else f"{v:.4g}" if "e" in f"{v:.4g}" else repr(v)
+
+
+def record_mismatch(ref: dict, new: dict) -> str | None:
+    """None when two claim records agree: every field exactly, evidence values by the number rule."""
+    if set(ref) != set(new):
+        return f"claim record fields differ: {sorted(set(ref) ^ set(new))}"
+    for key in ref:
+        if key == "evidence":
+            names = [e[0] for e in ref[key]], [e[0] for e in new[key]]
+            if names[0] != names[1]:
+                return f"evidence names differ: {names[0]} vs {names[1]}"
+            for (name, r), (_, n) in zip(ref[key], new[key]):
+                why = _value_mismatch(f"evidence {name}", r, n)
+                if why:
+                    return why
+        elif ref[key] != new[key]:
+            return f"claim record {key!r}: {ref[key]!r} stored, {new[key]!r} now"
+    return None
+
+
+def mismatch(ref, new) -> str | None:
+    """None when a stored output value and a new one agree under the rule (str or claim record)."""
+    if isinstance(ref, str) and isinstance(new, str):
+        return text_mismatch(ref, new)
+    if isinstance(ref, dict) and isinstance(new, dict) and {"item", "verdict", "evidence"} <= set(ref):
+        return record_mismatch(ref, new)
+    return None if ref == new else "outputs differ"
+
+
+# --- the pytest plugin: nbval compares the values this wraps --------------------------------------
+
+class _Tolerant:
+    """An output value whose ``!=`` is the rule above (nbval compares with ``ref != test``)."""
+
+    def __init__(self, value):
+        self.value = value
+        self.why = None
+
+    def __ne__(self, other):
+        other = other.value if isinstance(other, _Tolerant) else other
+        self.why = mismatch(self.value, other)
+        return self.why is not None
+
+    def __eq__(self, other):
+        return not self.__ne__(other)
+
+    __hash__ = None
+
+    def __str__(self):
+        return self.value if isinstance(self.value, str) else repr(self.value)
+
+
+def pytest_configure(config):
+    from nbval.plugin import IPyNbCell
+
+    if getattr(IPyNbCell, "_mixupbook_tolerant", False):
+        return
+    sanitize, report = IPyNbCell.sanitize, IPyNbCell.format_output_compare
+
+    def tolerant_sanitize(self, s):
+        return _Tolerant(sanitize(self, s))
+
+    def format_output_compare(self, key, left, right):
+        why = left.why if isinstance(left, _Tolerant) else None
+        report(self, key, str(left), str(right))
+        if why:
+            self.comparison_traceback.append(f"mixupbook.compare: {why}")
+
+    IPyNbCell.sanitize = tolerant_sanitize
+    IPyNbCell.format_output_compare = format_output_compare
+    IPyNbCell._mixupbook_tolerant = True

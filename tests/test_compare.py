@@ -1,0 +1,105 @@
+"""The rule by which make test compares re-executed notebook outputs (mixupbook.compare)."""
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mixupbook import claims, compare
+
+ROOT = Path(__file__).resolve().parents[1]
+STORED = ROOT / "notebooks" / "zhang2021" / "11_fig1b_generalization_gap.ipynb"
+
+
+@pytest.mark.parametrize("a,b,agree", [
+    ("0.971", "0.971", True), ("0.971", "0.972", True), ("0.971", "0.974", True), ("0.971", "0.990", False),
+    ("1.2e-05", "1.4e-05", True), ("1.2e-05", "1.2e-04", False),
+    ("3", "4", False), ("24000", "24000", True),             # integers are counts: equal or not
+    ("98.63", "97.22", False), ("1234.5", "1240.1", True),   # 1% relative on large values
+    ("-0.003", "0.002", False),
+])
+def test_number_rule(a, b, agree):
+    assert compare.number_agrees(a, b) is agree
+    assert compare.number_agrees(b, a) is agree
+
+
+@pytest.mark.parametrize("new,agree", [
+    ("gap 0.971 +- 0.005 (5 seeds)", True),
+    ("gap 0.974 +- 0.004 (5 seeds)", True),    # within one s.e., s.e. within a factor 1.5
+    ("gap 0.990 +- 0.005 (5 seeds)", False),   # mean moved by 4 s.e.
+    ("gap 0.971 +- 0.012 (5 seeds)", False),   # s.e. more than 1.5 times larger
+    ("gap 0.971 +- 0.005 (6 seeds)", False),   # a count
+    ("gap 0.971 ± 0.005 (5 seeds)", False),    # another form
+    ("GAP 0.971 +- 0.005 (5 seeds)", False),   # other text
+])
+def test_text_rule_with_standard_errors(new, agree):
+    assert (compare.text_mismatch("gap 0.971 +- 0.005 (5 seeds)", new) is None) is agree
+
+
+def test_words_with_digits_stay_text():
+    assert compare.text_mismatch("claim-z11-2 at x2", "claim-z11-3 at x2") is not None
+    assert compare.text_mismatch("Beta(1, 1): 0.50", "Beta(1, 1): 0.51") is None
+
+
+def _stored_record():
+    recs = claims.notebook_claims(STORED)
+    rec = next(r for r in recs if any(isinstance(v, float) for _, v in r["evidence"]))
+    return {k: v for k, v in rec.items() if k != "cell"}
+
+
+def _last_digit(v: float, units: int) -> float:
+    text = compare._printed(v)
+    return float(text) + units * compare.unit(text if "." in text or "e" in text else text + ".0")
+
+
+def test_stored_claim_record_one_unit_agrees_far_more_does_not():
+    rec = _stored_record()
+    i, (name, value) = next((i, e) for i, e in enumerate(rec["evidence"]) if isinstance(e[1], float))
+    near, far = copy.deepcopy(rec), copy.deepcopy(rec)
+    near["evidence"][i][1] = _last_digit(value, 1)
+    far["evidence"][i][1] = value * 1.5 + 1.0
+    assert compare.mismatch(rec, near) is None
+    assert name in compare.mismatch(rec, far)
+
+
+@pytest.mark.parametrize("field,value", [("verdict", "fails"), ("held", False), ("item", "Z1"), ("claim", "other")])
+def test_stored_claim_record_other_verdict_or_text_fails(field, value):
+    rec = _stored_record()
+    changed = {**rec, field: value}
+    assert field in compare.mismatch(rec, changed)
+
+
+def _printing_notebook(path: Path, stored_output: str, printed: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(f"print({printed!r})", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stored_output + "\n")]
+    nb.cells = [cell]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def _nbval(path: Path, *extra) -> int:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
+                           "--nbval-current-env", *extra, str(path)], cwd=path.parent, capture_output=True).returncode
+
+
+@pytest.mark.parametrize("printed,tolerant,passes", [
+    ("test accuracy 0.937 +- 0.004", True, True),    # one last-digit unit
+    ("test accuracy 0.937 +- 0.004", False, False),  # the same under exact nbval: red
+    ("test accuracy 0.870 +- 0.004", True, False),   # far more
+    ("test accuracy 0.936 +- 0.004 fails", True, False),
+])
+def test_nbval_with_the_plugin(tmp_path, printed, tolerant, passes):
+    nb = tmp_path / "nb.ipynb"
+    _printing_notebook(nb, "test accuracy 0.936 +- 0.004", printed)
+    rc = _nbval(nb, *(["-p", "mixupbook.compare"] if tolerant else []))
+    assert (rc == 0) is passes
+
+
+def test_the_rule_is_stated_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for constant in (f"{compare.UNITS} units", f"{compare.RTOL:.0%}", f"{compare.SE_MULTIPLE:g} s.e.",
+                     f"factor of {compare.SE_RATIO:g}"):
+        assert constant in readme, constant
