@@ -126,7 +126,8 @@ def test_committed_seed_audit_is_fresh_for_holding_claims():
     """make audit-seeds must be re-run when a notebook whose sampled claims hold has changed."""
     bad = []
     for nb in sorted((ROOT / "notebooks").glob("*/[0-9]*.ipynb")):
-        recs = [r for r in claims.notebook_claims(nb) if r.get("seeds") and r["verdict"] in claims.HOLDING]
+        sampled = [r for r in claims.notebook_claims(nb) if r.get("seeds")]
+        recs = [r for r in sampled if r["verdict"] in claims.HOLDING + claims.UNSHOWN]
         if not recs:
             continue
         path = claims.audit_path(ROOT, nb)
@@ -141,6 +142,10 @@ def test_committed_seed_audit_is_fresh_for_holding_claims():
             held = audit["claims"].get(r["label"], {}).get("held", [])
             if len(held) < 3 or not all(held):
                 bad.append(f"{nb.relative_to(ROOT)}: {r['label']} ({r['verdict']}) held {held}")
+        for r in sampled:   # a verdict chosen from the data must come out the same at every audited seed
+            verdicts = audit["claims"].get(r["label"], {}).get("verdicts")   # audits since the verdicts field
+            if verdicts is not None and set(verdicts) != {r["verdict"]}:
+                bad.append(f"{nb.relative_to(ROOT)}: {r['label']} verdicts at the audit seeds: {verdicts}")
     assert not bad, "\n".join(bad)
 
 

@@ -3,7 +3,8 @@
 ``claims-checklist KEY`` renders chapter KEY's checklist: one row per claim stored in the outputs of
 ``notebooks/KEY/*.ipynb`` (``mixupbook.claims``), with its verdict, key evidence, seed audit and a
 link to the claim's card in the notebook. ``verification-ledger`` renders every chapter's summary
-line and table, and links ``claims.json`` (all records, written into the built site). Coverage
+line and table, and links ``claims.json`` (all records, written into the built site);
+``verification-counts`` renders the summary lines alone. Coverage
 problems (an item of ``paper_items.yaml`` without a claim, a claim of an unknown item, two claims
 that disagree) are build warnings, so ``-W`` fails on them. A chapter with no claim at all is
 listed as not yet migrated (its hand-written checklist stays).
@@ -81,6 +82,22 @@ class ClaimsChecklist(Directive):
         return _parse(self, checklist_lines(key, records))
 
 
+def count_lines(records: list[dict], migrated: list[str]) -> list[str]:
+    """One bullet per chapter: its items counted by verdict."""
+    return [f"- {claims.count_line(k, [r for r in records if r['chapter'] == k])}" if k in migrated
+            else f"- {k}: not yet migrated to claim records (its checklist is still hand-written)"
+            for k in claims.chapters()]
+
+
+class VerificationCounts(Directive):
+    """The ledger's summary lines alone (the opening page shows them)."""
+
+    def run(self):
+        records = _records(self.state.document.settings.env)
+        migrated = [k for k in claims.chapters() if any(r["chapter"] == k for r in records)]
+        return _parse(self, count_lines(records, migrated))
+
+
 class VerificationLedger(Directive):
     def run(self):
         env = self.state.document.settings.env
@@ -90,10 +107,7 @@ class VerificationLedger(Directive):
         depth = env.docname.count("/")
         link = nodes.paragraph("", "All claim records as one file: ")
         link += nodes.reference("", "claims.json", refuri="../" * depth + "claims.json")
-        lines = [f"- {claims.count_line(k, [r for r in records if r['chapter'] == k])}" if k in migrated
-                 else f"- {k}: not yet migrated to claim records (its checklist is still hand-written)"
-                 for k in claims.chapters()]
-        out = [link, *_parse(self, lines)]
+        out = [link, *_parse(self, count_lines(records, migrated))]
         for key, ch in claims.chapters().items():
             if key not in migrated:
                 continue
@@ -118,5 +132,6 @@ def write_claims_json(app, exception):
 def setup(app):
     app.add_directive("claims-checklist", ClaimsChecklist)
     app.add_directive("verification-ledger", VerificationLedger)
+    app.add_directive("verification-counts", VerificationCounts)
     app.connect("build-finished", write_claims_json)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

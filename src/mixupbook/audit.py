@@ -4,7 +4,7 @@
 audit-seeds``) executes each such notebook through papermill with ``-p seed K`` and the claims in
 audit mode (a claim whose condition fails is recorded, not raised), and writes one record per
 notebook to ``results/audit/<chapter>/<notebook>.json``: the notebook's source hash, the seeds,
-and for each claim whether it held at each seed (the stored run's seed first). The ledger shows
+and for each claim whether it held and its verdict at each seed (the stored run's seed first). The ledger shows
 "held for k of K seeds" from it, "stale" once the notebook's sources change, and ``make test``
 fails when a ``holds`` claim is stale or did not hold for every audited seed.
 """
@@ -32,7 +32,8 @@ def audit_notebook(root: Path, nb: Path, seeds=DEFAULT_SEEDS) -> dict:
     seed0 = next((int(line.split("=")[1].split("#")[0]) for c in base["cells"]
                   if "parameters" in c["metadata"].get("tags", [])
                   for line in "".join(c["source"]).splitlines() if line.startswith("seed =")), 0)
-    result = {r["label"]: {"item": r["item"], "verdict": r["verdict"], "held": [r["held"]]} for r in stored}
+    result = {r["label"]: {"item": r["item"], "verdict": r["verdict"], "held": [r["held"]], "verdicts": [r["verdict"]]}
+              for r in stored}
     errors = {}
     os.environ[claims.AUDIT_ENV] = "1"
     try:
@@ -44,9 +45,10 @@ def audit_notebook(root: Path, nb: Path, seeds=DEFAULT_SEEDS) -> dict:
                                         progress_bar=False, kernel_name="python3")
                 except pm.PapermillExecutionError as e:
                     errors[str(seed)] = f"{e.ename}: {e.evalue}"[:500]
-                got = {r["label"]: r["held"] for r in claims.notebook_claims(out)} if out.exists() else {}
-            for lab, entry in result.items():
-                entry["held"].append(got.get(lab, False))
+                got = {r["label"]: r for r in claims.notebook_claims(out)} if out.exists() else {}
+            for lab, entry in result.items():   # a verdict chosen from the data must come out the same
+                entry["held"].append(got[lab]["held"] if lab in got else False)
+                entry["verdicts"].append(got[lab]["verdict"] if lab in got else None)
     finally:
         os.environ.pop(claims.AUDIT_ENV, None)
     record = {"notebook": nb.relative_to(root).as_posix(), "source_hash": claims.source_hash(nb),
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
             continue
         rec = audit_notebook(root, nb, args.seeds)
         checked = {lab: c for lab, c in rec["claims"].items() if c["held"][0] is not None}  # not 'stated'/'paper scale'
-        bad = [lab for lab, c in checked.items() if not all(c["held"])]
+        bad = [lab for lab, c in checked.items() if not all(c["held"]) or len(set(c["verdicts"])) > 1]
         failed += bool(bad)
         print(f"{rec['notebook']}: seeds {rec['seeds']}: {len(checked) - len(bad)} of "
               f"{len(checked)} checked claims held at every seed" + (f"; not: {', '.join(bad)}" if bad else "")

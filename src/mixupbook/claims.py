@@ -21,9 +21,13 @@ from pathlib import Path
 
 import yaml
 
-VERDICTS = ("holds", "holds narrowly", "holds after correction", "fails", "stated, not checked",
-            "paper scale: not yet run", "paper scale: run")
+VERDICTS = ("holds", "holds narrowly", "holds after correction", "fails", "not reproduced at book scale",
+            "inconclusive at book scale", "stated, not checked", "paper scale: not yet run", "paper scale: run")
 HOLDING = ("holds", "holds narrowly", "holds after correction")
+# A claimed effect the stand-in does not show (say whether mixup itself helps there), or one that is
+# significant neither way: ``holds`` is the condition that justifies the verdict (e.g. "not 3 s.e.
+# better"), recorded as ``held`` like a holding claim's.
+UNSHOWN = ("not reproduced at book scale", "inconclusive at book scale")
 MIME = "application/vnd.mixupbook.claim+json"
 AUDIT_ENV = "MIXUPBOOK_AUDIT"   # set by the seed audit: a false condition is recorded, not raised
 ITEMS_FILE = Path(__file__).with_name("paper_items.yaml")
@@ -107,7 +111,7 @@ def make_record(item: str, claim: str, verdict: str, holds=None, evidence: dict 
         raise ValueError("claim: the statement checked, as a non-empty string")
     if hasattr(holds, "item"):   # numpy / torch bool
         holds = holds.item()
-    checked = verdict in HOLDING or verdict == "fails"
+    checked = verdict in HOLDING or verdict in UNSHOWN or verdict == "fails"
     if checked and not isinstance(holds, bool):
         raise ValueError(f"holds: a {verdict!r} claim needs a condition (holds=<bool>), got {holds!r}")
     if not checked and holds is not None:
@@ -129,7 +133,8 @@ def make_record(item: str, claim: str, verdict: str, holds=None, evidence: dict 
     rec = {"item": item, "chapter": known[item]["chapter"], "claim": claim.strip(), "verdict": verdict,
            "evidence": [[str(k), v] for k, v in _jsonable("evidence", dict(evidence or {})).items()], "paper": _jsonable("paper", paper),
            "seeds": seeds, "tolerance": tolerance, "erratum": erratum, "reason": reason, "record": record}
-    rec["held"] = (holds is True) if verdict in HOLDING else (holds is False) if verdict == "fails" else None
+    rec["held"] = ((holds is True) if verdict in HOLDING or verdict in UNSHOWN
+                   else (holds is False) if verdict == "fails" else None)
     return rec
 
 
@@ -303,7 +308,8 @@ def collect(root: Path) -> list[dict]:
     return out
 
 
-SEVERITY = ("fails", "holds after correction", "holds narrowly", "holds", "stated, not checked")
+SEVERITY = ("fails", "not reproduced at book scale", "inconclusive at book scale", "holds after correction",
+            "holds narrowly", "holds", "stated, not checked")
 
 
 def item_verdict(recs: list[dict]) -> str:
@@ -341,7 +347,8 @@ def count_line(key: str, records: list[dict]) -> str:
     by_item = {i: [r for r in records if r["item"] == i] for i in ch}
     verdicts = [item_verdict(rs) if rs else "no claim yet" for rs in by_item.values()]
     words = {"holds": "hold", "holds narrowly": "hold narrowly", "holds after correction": "hold after correction",
-             "fails": "fail", "stated, not checked": "stated, not checked", "paper scale: run": "run at paper scale",
+             "fails": "fail", "not reproduced at book scale": "not reproduced at book scale",
+             "inconclusive at book scale": "inconclusive at book scale", "stated, not checked": "stated, not checked", "paper scale: run": "run at paper scale",
              "paper scale: not yet run": "not yet run at paper scale", "no claim yet": "without a claim yet"}
     parts = [f"{verdicts.count(v)} {words[v]}" for v in words if verdicts.count(v)]
     return f"{key}: {len(ch)} item{'s' if len(ch) != 1 else ''}: " + ", ".join(parts)

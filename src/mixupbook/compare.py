@@ -7,7 +7,8 @@ reference machine under the pin (``make test-exact``).
 
 The rule (``agree``; README "Which machines reproduce the stored outputs"):
 
-- **Text**: identical apart from numbers (after nbval's sanitizers).
+- **Text**: identical apart from numbers and the width of white space (a table pads its columns
+  to its widest number), after nbval's sanitizers.
 - **A number** agrees when ``|a - b| <= max(UNITS * u, RTOL * max(|a|, |b|))``, with ``u`` the unit
   of the last digit printed (0.971: 0.001; 1.2e-05: 1e-06). Integers (no point, no exponent) are
   counts, seeds, sizes and epochs: they must be equal.
@@ -16,6 +17,7 @@ The rule (``agree``; README "Which machines reproduce the stored outputs"):
   standard errors when their ratio is at most ``SE_RATIO`` (or by the rule above).
 - **Claim records** (``mixupbook.claims.MIME``): every field exactly (item, claim, verdict,
   held, label, seeds, tolerance, ...) except the evidence values, which follow the number rule.
+- **Images** are not compared (nbval does not compare ``image/png`` either; glued figures too).
 
 A printed quantity that moves by more than this under last-bit noise is printed coarser (or as
 a verdict); round-off by design is asserted, not printed. Use it as a pytest plugin beside nbval:
@@ -28,8 +30,10 @@ import re
 
 UNITS = 3           # last-digit units a number may move
 RTOL = 0.01         # or this relative difference, whichever is larger
-SE_MULTIPLE = 1.0   # a mean beside its standard error may move by this many standard errors
-SE_RATIO = 1.5      # two standard errors of the same quantity agree within this factor
+# A training run on another CPU drifts like a fresh replicate of itself: two replicate means differ
+# by about sqrt(2) s.e. (one s.d.), and an s.e. from 5-10 seeds is itself uncertain by 25-35%.
+SE_MULTIPLE = 3.0   # a mean beside its standard error may move by this many standard errors
+SE_RATIO = 2.0      # two standard errors of the same quantity agree within this factor
 
 _NUM = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?"
 # A number not glued to a word before it (z11, x2, claim-h4-2 stay text) and its optional "+- s.e.".
@@ -73,6 +77,8 @@ def text_mismatch(ref: str, new: str) -> str | None:
     rt, nt = NUMBER.split(ref), NUMBER.split(new)
     # split() interleaves text with the groups; compare the text between numbers exactly
     rtext, ntext = rt[:: 1 + NUMBER.groups], nt[:: 1 + NUMBER.groups]
+    # a table pads its columns to the widest number: spacing is layout, not content
+    rtext, ntext = ([re.sub(r"\s+", " ", t) for t in parts] for parts in (rtext, ntext))
     if len(ra) != len(na) or rtext != ntext:
         for r, n in zip(rtext, ntext):
             if r != n:
@@ -131,8 +137,13 @@ def record_mismatch(ref: dict, new: dict) -> str | None:
     return None
 
 
+PNG = "iVBORw0KGgo"   # base64 of a PNG's signature: images are not compared (nbval's default too)
+
+
 def mismatch(ref, new) -> str | None:
     """None when a stored output value and a new one agree under the rule (str or claim record)."""
+    if isinstance(ref, str) and isinstance(new, str) and ref.startswith(PNG) and new.startswith(PNG):
+        return None   # a glued figure (myst-nb keeps it under another MIME type than image/png)
     if isinstance(ref, str) and isinstance(new, str):
         return text_mismatch(ref, new)
     if isinstance(ref, dict) and isinstance(new, dict) and {"item", "verdict", "evidence"} <= set(ref):
