@@ -29,7 +29,8 @@ endif
 # nbval over the notebooks; -p mixupbook.compare makes its comparison the tolerant rule.
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 COMPARE := -p mixupbook.compare
-# One pytest worker per core; a notebook (or a test file) stays on one worker, single-threaded.
+# One pytest worker per core, single-threaded; a notebook (its cells share a kernel) or a test file
+# stays on one worker.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 XDIST := -n $(JOBS) --dist loadfile
 

@@ -1,9 +1,10 @@
-import os
-
+import matplotlib
 import pytest
 import torch
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+# In this process only: an MPLBACKEND in the environment would reach the notebook kernels that nbval
+# starts in the same pytest run (make test-code), and their figures would not be displayed.
+matplotlib.use("Agg")
 
 
 @pytest.fixture

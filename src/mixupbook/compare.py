@@ -21,7 +21,8 @@ The rule (``agree``; README "Which machines reproduce the stored outputs"):
 
 A printed quantity that moves by more than this under last-bit noise is printed coarser (or as
 a verdict); round-off by design is asserted, not printed. Use it as a pytest plugin beside nbval:
-``pytest --nbval -p mixupbook.compare NOTEBOOKS``.
+``pytest --nbval -p mixupbook.compare NOTEBOOKS`` (with xdist, ``--dist loadfile`` keeps each
+notebook on one worker).
 """
 from __future__ import annotations
 
