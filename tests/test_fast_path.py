@@ -51,6 +51,12 @@ PAPER_CONFIGS = ["preact_resnet18", "wrn28_10"]  # the resume check also under p
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
+# bf16 on the CPU needs oneDNN's bf16 kernels. Where the CPU has none (an AVX2-only AMD EPYC, say),
+# bf16 autocast can abort the whole process in backward (seen for the WRN), so these tests are
+# skipped there with this reason; the GPU path they stand in for is unaffected.
+needs_bf16 = pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+                                reason="this CPU has no oneDNN bf16 kernels: bf16 autocast can abort here")
+
 
 def cifar_like(flat: bool, n: int = 16, side: int = 32) -> Data:
     g = torch.Generator().manual_seed(0)
@@ -85,6 +91,7 @@ def _record(hist):
     return [{k: v for k, v in row.items() if k != "seconds"} for row in hist]
 
 
+@needs_bf16
 @pytest.mark.parametrize("name", models_to_test())
 def test_fast_path_trains_close_to_fp32_and_resumes_exactly(name, tmp_path):
     # one step per epoch (batch = the 16 examples): epoch 2's objective is the loss after one step
@@ -108,6 +115,7 @@ def test_fast_path_trains_close_to_fp32_and_resumes_exactly(name, tmp_path):
         assert torch.equal(v, w), k
 
 
+@needs_bf16
 @pytest.mark.parametrize("name", PAPER_CONFIGS)
 def test_fast_path_resumes_under_warmup_adamw_and_average(name, tmp_path):
     cfg = dict(epochs=3, batch_size=8, optimizer="adamw", lr=1e-3, betas=[0.9, 0.99], weight_decay=0.05,
@@ -122,6 +130,7 @@ def test_fast_path_resumes_under_warmup_adamw_and_average(name, tmp_path):
         assert torch.equal(v, w), k
 
 
+@needs_bf16
 @pytest.mark.parametrize("method,kwargs", [("erm", {}), ("mixup", {}), ("manifold_mixup", {}),
                                            ("mixupe", {}), ("mixupe", {"fused": False}),
                                            ("mixupe", {"mix": False}),
@@ -139,6 +148,7 @@ def test_paper_scale_objectives_under_bf16_autocast(method, kwargs):
     assert math.isfinite(out[True]) and abs(out[True] - out[False]) <= BF16_RTOL * abs(out[False])
 
 
+@needs_bf16
 def test_torch_compile_on_cpu_matches_eager():
     """inductor on CPU, with bf16 autocast and channels_last: the compiled step trains like the eager one."""
     base = dict(epochs=2, batch_size=8, lr=0.02, fast_cpu=True)
