@@ -51,7 +51,11 @@ book: setup $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open $(CURDIR)/_build/html/index.html in a browser."
 
-test: test-code test-book test-browser
+# Library tests, notebooks and the book build side by side (each a target of its own, logs kept
+# whole by -O), then every page in the browser.
+test: setup $(MATHJAX)
+	$(MAKE) -j3 -O test-lib test-notebooks test-book
+	$(BIN)/python tools/browser_check.py _build/html
 
 # Library tests and every notebook (re-executed, outputs compared by the rule), side by side. The
 # library tests run unpinned: the pin is for stored outputs, and on some CPUs oneDNN aborts bf16
