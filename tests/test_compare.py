@@ -26,9 +26,9 @@ def test_number_rule(a, b, agree):
 
 @pytest.mark.parametrize("new,agree", [
     ("gap 0.971 +- 0.005 (5 seeds)", True),
-    ("gap 0.982 +- 0.004 (5 seeds)", True),    # within 3 s.e., s.e. within a factor 2
+    ("gap 0.982 +- 0.004 (5 seeds)", True),    # within 4 s.e., s.e. within a factor 4
     ("gap 0.995 +- 0.005 (5 seeds)", False),   # mean moved by 4.8 s.e.
-    ("gap 0.971 +- 0.012 (5 seeds)", False),   # s.e. more than 2 times larger
+    ("gap 0.971 +- 0.025 (5 seeds)", False),   # s.e. 5 times larger
     ("gap 0.971 +- 0.005 (6 seeds)", False),   # a count
     ("gap 0.971 ± 0.005 (5 seeds)", False),    # another form
     ("GAP 0.971 +- 0.005 (5 seeds)", False),   # other text
