@@ -4,8 +4,8 @@ On clean, plentiful data a small network gains little or nothing from mixup; the
 show where ERM overfits: noisy labels, few examples, over-confident predictions, small input
 perturbations. Each ``Regime`` is one such setting on offline data, small enough for a 2-core CPU,
 registered by name so every chapter can test a claim about an improvement where mixup does improve
-(``benefit.get("digits_noise_30").config("mixup", seed=3)``). How the regimes were found, and the
-control where mixup does not help, is in ``notebooks/opening/01_where_mixup_helps``.
+(``benefit.get("digits_noise_40").config("mixup", seed=3)``). How the regimes were found, and the
+control where mixup does not help, is in ``notebooks/foundations/04_where_mixup_helps``.
 
 ``measure`` scores a trained model: clean test accuracy, test NLL, expected calibration error
 (Guo et al. 2017, equal-width confidence bins) and accuracy under FGSM and under PGD. FGSM alone can
