@@ -170,3 +170,13 @@ def test_source_hash_counts_code_only(tmp_path):
     code["source"] += ["x = 1\n"]
     nb_path.write_text(json.dumps(nb))
     assert claims.source_hash(nb_path) != before
+
+
+def test_t_margin_uses_the_t_quantile_of_n_minus_1_degrees():
+    s = claims.summary([1.0, 2.0, 3.0, 4.0, 5.0])   # se = sqrt(2.5 / 5)
+    assert claims.t_margin(s) == pytest.approx(2.7764451 * (0.5 ** 0.5), rel=1e-6)
+    assert claims.t_margin(s, 0.99) == pytest.approx(4.6040949 * (0.5 ** 0.5), rel=1e-6)
+    with pytest.raises(ValueError, match="confidence"):
+        claims.t_margin(s, 1.5)
+    with pytest.raises(ValueError, match="summary_"):
+        claims.t_margin({"mean": 1.0})
