@@ -10,6 +10,8 @@ parametrized over ``OBJECTIVES``, so a registered variant is tested at once. Cha
   ``LambdaLaw``; one lam per batch (the original recipe) or one per example.
 * ``mixupe`` / ``mixupe_code``: Zou et al. (2023) eq. (7)-(9), and what their public code
   computes instead (chapter ``zou2023``).
+* ``cutmix``, ``label_smoothing``, ``mixup_cutmix``: the variants timm and torchvision users
+  know; ``tests/test_methods.py`` checks them against ``torchvision.transforms.v2`` on the same draws.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import torch
 
 from .lam import Beta, LambdaLaw, check_positive
 from .losses import soft_cross_entropy
-from .mixing import as_soft, mix, sample_pairing, to_device
+from .mixing import as_soft, cutmix, mix, sample_box, sample_pairing, smooth_labels, to_device
 
 OBJECTIVES: dict[str, type] = {}
 
@@ -55,6 +57,7 @@ class Objective:
 
     name = "objective"
     step_cost = 1.0   # FLOPs of one step relative to a plain forward-backward of the batch (for plans)
+    inputs = ("flat", "image")   # the batches it takes: flat (B, d) and/or images (B, C, H, W); tests use both
 
     def __init__(self, num_classes: int):
         self.num_classes = int(num_classes)
@@ -310,6 +313,8 @@ class ApproxMixup(Objective):
             raise ValueError(f"pairs: unknown {pairs!r}; valid: ['all', 'batch']")
         self.loss_name, self.pairs = loss, pairs
 
+    inputs = ("flat",)   # input derivatives through torch.func: batch-norm buffer updates are refused there
+
     def loss(self, model, x, y, generator):
         from .taylor import quadratic_surrogate
 
@@ -374,9 +379,87 @@ class CarratinoApprox(Objective):
             raise ValueError(f"law: carratino_approx needs a law symmetric about 1/2, got {self.law!r}")
         self.jacobian_terms, self.hessian_term = bool(jacobian_terms), bool(hessian_term)
 
+    inputs = ("flat",)   # per-example input Jacobians and Hessians: small flat inputs only
+
     def loss(self, model, x, y, generator):
         from .taylor import carratino_surrogate
 
         x = x.reshape(len(x), -1)
         return carratino_surrogate(model, x, as_soft(y, self.num_classes).to(x.dtype), self.law,
                                    self.jacobian_terms, self.hessian_term)
+
+
+# ---------------------------------------------------------------- CutMix, label smoothing, switching
+def check_probability(name: str, p) -> float:
+    if not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
+        raise ValueError(f"{name} must be a number in [0, 1], got {p!r}")
+    return float(p)
+
+
+@register("label_smoothing")
+class LabelSmoothing(Objective):
+    """ERM against smoothed labels (1 - smoothing) y + smoothing / C (Szegedy et al. 2016): the same
+    loss as ``F.cross_entropy(..., label_smoothing=smoothing)``."""
+
+    def __init__(self, num_classes: int, smoothing: float = 0.1):
+        super().__init__(num_classes)
+        self.smoothing = check_probability("smoothing", smoothing)
+
+    def loss(self, model, x, y, generator):
+        return soft_cross_entropy(model(x), smooth_labels(as_soft(y, self.num_classes), self.smoothing))
+
+
+def cutmix_draw(x: torch.Tensor, alpha: float, generator: torch.Generator):
+    """(box, perm) for CutMix of the image batch x (B, C, H, W): lam ~ Beta(alpha, alpha), then the box."""
+    if x.dim() != 4:
+        raise ValueError(f"x: cutmix needs a batch of images (B, C, H, W), got shape {tuple(x.shape)}")
+    perm = torch.randperm(x.shape[0], generator=generator)
+    lam = Beta(alpha).sample(1, generator)[0]
+    return sample_box(float(lam), x.shape[-2], x.shape[-1], generator), perm
+
+
+@register("cutmix")
+class CutMix(Objective):
+    """CutMix (Yun et al. 2019): paste a box of a partner image, mix labels by the kept area
+    (``mixing.cutmix``); lam ~ Beta(alpha, alpha) sets the box size, labels use the area after
+    clipping (torchvision's ``lam_adjusted``, timm's ``correct_lam``). Images only."""
+
+    inputs = ("image",)
+
+    def __init__(self, num_classes: int, alpha: float = 1.0):
+        super().__init__(num_classes)
+        self.alpha = check_positive("alpha", alpha)
+
+    def loss(self, model, x, y, generator):
+        box, perm = cutmix_draw(x, self.alpha, generator)
+        x_mix, y_mix = cutmix(x, as_soft(y, self.num_classes), box, to_device(perm, x.device))
+        return soft_cross_entropy(model(x_mix), y_mix)
+
+
+@register("mixup_cutmix")
+class MixupCutMix(Objective):
+    """timm's ``Mixup`` in batch mode: each batch is CutMix with probability ``switch_prob``
+    (lam ~ Beta(cutmix_alpha)), else mixup (lam ~ Beta(mixup_alpha)), with labels smoothed by
+    ``smoothing`` before mixing. Defaults: the DeiT recipe (0.8, 1.0, 0.5, 0.1). Images only."""
+
+    inputs = ("image",)
+
+    def __init__(self, num_classes: int, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0,
+                 switch_prob: float = 0.5, smoothing: float = 0.1):
+        super().__init__(num_classes)
+        self.mixup_alpha = check_positive("mixup_alpha", mixup_alpha)
+        self.cutmix_alpha = check_positive("cutmix_alpha", cutmix_alpha)
+        self.switch_prob = check_probability("switch_prob", switch_prob)
+        self.smoothing = check_probability("smoothing", smoothing)
+
+    def loss(self, model, x, y, generator):
+        if x.dim() != 4:
+            raise ValueError(f"x: mixup_cutmix needs a batch of images (B, C, H, W), got shape {tuple(x.shape)}")
+        y_soft = smooth_labels(as_soft(y, self.num_classes), self.smoothing)
+        if float(torch.rand((), generator=generator)) < self.switch_prob:
+            box, perm = cutmix_draw(x, self.cutmix_alpha, generator)
+            x_mix, y_mix = cutmix(x, y_soft, box, to_device(perm, x.device))
+        else:
+            lam, perm = sample_pairing(x.shape[0], Beta(self.mixup_alpha), generator)
+            x_mix, y_mix = mix(x, y_soft, to_device(lam, x.device), to_device(perm, x.device))
+        return soft_cross_entropy(model(x_mix), y_mix)

@@ -92,3 +92,44 @@ def split_model(model, layer: int = -1):
         return net[:k], net[k:]
     raise ValueError(f"model: manifold mixing needs a model with `features` and `head` attributes or an "
                      f"nn.Sequential `net`; {type(model).__name__} has neither")
+
+
+# ---------------------------------------------------------------- CutMix and label smoothing
+def sample_box(lam: float, height: int, width: int, generator: torch.Generator) -> tuple[int, int, int, int]:
+    """A CutMix box (x1, y1, x2, y2) for an image of ``height`` x ``width``: a centre drawn
+    uniformly (x, then y, from ``generator``), half-sides int(r W) and int(r H) with
+    r = sqrt(1 - lam) / 2, clipped to the image. The same draw as torchvision's
+    ``transforms.v2.CutMix`` (Yun et al. 2019, Alg. A1), which draws from the global RNG.
+    """
+    r_x = torch.randint(width, (1,), generator=generator)
+    r_y = torch.randint(height, (1,), generator=generator)
+    r = 0.5 * (1.0 - float(lam)) ** 0.5
+    w_half, h_half = int(r * width), int(r * height)
+    return (int(torch.clamp(r_x - w_half, min=0)), int(torch.clamp(r_y - h_half, min=0)),
+            int(torch.clamp(r_x + w_half, max=width)), int(torch.clamp(r_y + h_half, max=height)))
+
+
+def box_lam(box: tuple[int, int, int, int], height: int, width: int) -> float:
+    """The share of the image outside ``box``: the label weight CutMix gives the first image."""
+    x1, y1, x2, y2 = box
+    return 1.0 - (x2 - x1) * (y2 - y1) / (width * height)
+
+
+def cutmix(x: torch.Tensor, y: torch.Tensor, box: tuple[int, int, int, int], perm: torch.Tensor):
+    """CutMix (Yun et al. 2019): images x (B, C, H, W) with the ``box`` region of each partner
+    x[perm] pasted in, and soft labels y (B, C) mixed with lam = ``box_lam`` (the kept area).
+
+    Pure: ``x`` is not written. An empty box returns (x, y).
+    """
+    if x.dim() != 4:
+        raise ValueError(f"x: cutmix needs a batch of images (B, C, H, W), got shape {tuple(x.shape)}")
+    x1, y1, x2, y2 = box
+    out = x.clone()
+    out[..., y1:y2, x1:x2] = x[..., y1:y2, x1:x2][perm]
+    lam = box_lam(box, x.shape[-2], x.shape[-1])
+    return out, lam * y + (1 - lam) * y[perm]
+
+
+def smooth_labels(y: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Label smoothing (Szegedy et al. 2016): (1 - smoothing) y + smoothing / C for soft labels y (B, C)."""
+    return (1 - smoothing) * y + smoothing / y.shape[-1]
