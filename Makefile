@@ -85,7 +85,8 @@ execute: setup
 	for nb in $(NOTEBOOKS); do env $(PIN) $(BIN)/papermill --cwd $$(dirname $$nb) $$nb $$nb || exit 1; done
 	$(BIN)/jupytext --sync $(NOTEBOOKS)
 
-# Re-run every notebook whose claims rest on training or sampling with other seeds; writes results/audit/.
+# Re-run every notebook whose claims rest on training or sampling at seeds 100, 200 and one fresh seed
+# drawn from the commit and the date (AUDIT="--fresh 2" for more); writes results/audit/.
 # make audit-seeds [AUDIT="--chapters kimura2021"] [AUDIT="--stale-only"] [AUDIT="--notebooks notebooks/x/y.ipynb"]
 audit-seeds: setup
 	env $(PIN) $(BIN)/python -m mixupbook.audit $(AUDIT)

@@ -142,8 +142,11 @@ def test_committed_seed_audit_is_fresh_for_holding_claims():
             held = audit["claims"].get(r["label"], {}).get("held", [])
             if len(held) < 3 or not all(held):
                 bad.append(f"{nb.relative_to(ROOT)}: {r['label']} ({r['verdict']}) held {held}")
-        for r in sampled:   # a verdict chosen from the data must come out the same at every audited seed
-            verdicts = audit["claims"].get(r["label"], {}).get("verdicts")   # audits since the verdicts field
+        for r in sampled:   # the audited verdict is the stored one, and came out the same at every seed
+            audited = audit["claims"].get(r["label"], {})
+            if audited.get("verdict") != r["verdict"]:
+                bad.append(f"{nb.relative_to(ROOT)}: {r['label']} is {r['verdict']!r}, audited as {audited.get('verdict')!r}")
+            verdicts = audited.get("verdicts")   # audits since the verdicts field
             if verdicts is not None and set(verdicts) != {r["verdict"]}:
                 bad.append(f"{nb.relative_to(ROOT)}: {r['label']} verdicts at the audit seeds: {verdicts}")
     assert not bad, "\n".join(bad)

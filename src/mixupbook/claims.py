@@ -335,10 +335,13 @@ def item_verdict(recs: list[dict]) -> str:
 
 
 def problems(records: list[dict], chapter_keys=None) -> list[str]:
-    """Coverage errors: an item without a claim, a claim of an unknown item, two claims that disagree."""
+    """Coverage errors: an item without a claim, a claim of an unknown item, two claims that disagree,
+    a stored claim whose condition did not hold (written with ``MIXUPBOOK_AUDIT`` set outside an audit)."""
     known = items()
     keys = set(chapter_keys) if chapter_keys is not None else {v["chapter"] for v in known.values()}
     errs = [f"{r['notebook']}: claim of unknown item {r['item']!r}" for r in records if r["item"] not in known]
+    errs += [f"{r['notebook']}: {r['label']} ({r['verdict']}): its condition did not hold in the stored run "
+             f"(was {AUDIT_ENV} set?); re-execute the notebook" for r in records if r.get("held") is False]
     claimed = {r["item"] for r in records}
     errs += [f"{i} ({v['chapter']}): no claim records this item" for i, v in known.items()
              if v["chapter"] in keys and i not in claimed]

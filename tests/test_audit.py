@@ -1,0 +1,59 @@
+"""The seed audit (``mixupbook.audit``): fresh seeds nobody picks, per-seed evidence and provenance,
+and a failure or a changed verdict at any seed reported."""
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mixupbook import audit, claims
+
+
+def test_fresh_seeds_come_from_the_commit_and_the_date():
+    a = audit.fresh_seeds(3, "abc123", "2026-12-07")
+    assert a == audit.fresh_seeds(3, "abc123", "2026-12-07") and len(set(a)) == 3
+    assert a != audit.fresh_seeds(3, "abc123", "2026-12-08") and a != audit.fresh_seeds(3, "abc124", "2026-12-07")
+    assert all(1000 <= s < 10**6 for s in a) and not set(a) & set(audit.REGRESSION_SEEDS)
+    assert audit.fresh_seeds(0, "x", "y") == []
+    with pytest.raises(ValueError, match="n"):
+        audit.fresh_seeds(-1, "x", "y")
+
+
+def _notebook(root: Path) -> Path:
+    """A notebook whose claim holds at every seed but 13 and whose data-chosen verdict flips at 14."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("seed = 0")
+    params.metadata["tags"] = ["parameters"]
+    body = ("from mixupbook import claims\n"
+            "claims.claim('F1', 'a sampled statement', 'holds', holds=seed != 13, seeds=[seed], evidence={'v': seed})\n"
+            "v = 'holds' if seed != 14 else 'holds narrowly'\n"
+            "claims.claim('F1', 'a data-chosen verdict', v, holds=True, seeds=[seed], key='chosen')\n")
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = root / "notebooks" / "foundations" / "99_tiny.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    import papermill as pm
+    pm.execute_notebook(str(path), str(path), progress_bar=False, kernel_name="python3")
+    return path
+
+
+def test_audit_records_evidence_and_provenance_per_seed_and_reports_failures(tmp_path):
+    nb = _notebook(tmp_path)
+    meta = {"commit": "c0ffee", "date": "2026-12-07", "kernel": {"cpu": "test"}}
+    rec = audit.audit_notebook(tmp_path, nb, seeds=[12, 13, 14], fresh=[14], meta=meta)
+    stored = json.loads(claims.audit_path(tmp_path, nb).read_text())
+    assert stored == rec and rec["seeds"] == [0, 12, 13, 14] and rec["fresh_seeds"] == [14]
+    assert rec["commit"] == "c0ffee" and rec["kernel"] == {"cpu": "test"}
+    first, chosen = rec["claims"]["claim-f1"], rec["claims"]["claim-f1-chosen"]
+    assert first["held"] == [True, True, False, True]
+    assert first["evidence"] == [[["v", 0]], [["v", 12]], [["v", 13]], [["v", 14]]]
+    assert chosen["verdicts"] == ["holds", "holds", "holds", "holds narrowly"]
+    assert audit.failures(rec) == ["claim-f1", "claim-f1-chosen"]
+
+
+def test_a_stored_claim_whose_condition_failed_is_a_problem():
+    """A record written with MIXUPBOOK_AUDIT set in the shell keeps held = False: never shown as holding."""
+    rec = {**claims.make_record("F1", "x", "holds", holds=False), "label": "claim-f1", "notebook": "notebooks/f/01"}
+    assert any("did not hold" in e for e in claims.problems([rec], []))
+    assert not any("did not hold" in e for e in claims.problems([{**rec, "held": True}], []))
