@@ -61,10 +61,18 @@ def test_record_is_plain_json_with_labels_per_item():
     assert s["mean"] == 2.0 and s["n"] == 3 and abs(s["se"] - (1 / 3) ** 0.5) < 1e-12
 
 
-def test_item_verdict_takes_the_most_severe_claim():
-    recs = [{"verdict": "holds"}, {"verdict": "fails"}, {"verdict": "paper scale: not yet run"}]
-    assert claims.item_verdict(recs) == "fails"
-    assert claims.item_verdict(recs[2:]) == "paper scale: not yet run"
+def test_item_summary_shows_its_parts_and_the_paper_scale_status():
+    recs = [{"verdict": "holds"}, {"verdict": "fails"}, {"verdict": "fails"}, {"verdict": "paper scale: not yet run"}]
+    assert claims.item_summary(recs) == "2 fail, 1 holds; paper scale: not yet run"
+    assert claims.item_summary(recs[1:3]) == "fails"
+    assert claims.item_summary(recs[3:]) == "paper scale: not yet run"
+
+
+def test_count_line_counts_claims_and_never_counts_stated_as_holding():
+    item = next(iter(claims.chapters()["zhang2021"]["items"]))
+    recs = [{"item": item, "verdict": v} for v in ("holds", "stated, not checked", "paper scale: run")]
+    line = claims.count_line("zhang2021", recs)
+    assert ": 1 holds, 1 stated, not checked; paper scale: 1 item run;" in line and "without a claim yet" in line
 
 
 def test_every_chapter_key_and_item_is_known():

@@ -59,11 +59,11 @@ def item_cell(item: str, records: list[dict]) -> tuple[str, str]:
     mine = [r for r in records if r["item"] == item]
     if not mine:
         return "open", f"{item}: {NOT_YET}"
-    verdict = claims.item_verdict(mine)
-    first = next((r for r in mine if r["verdict"] == verdict), mine[0])
+    book = [r["verdict"] for r in mine if not r["verdict"].startswith("paper scale")]
+    first = min(mine, key=lambda r: claims.SEVERITY.index(r["verdict"]) if r["verdict"] in claims.SEVERITY else 99)
     link = f"{{ref}}`{item} <{first['label']}>`"
-    kind = "failing" if verdict == "fails" else "holding" if verdict in claims.HOLDING else "open"
-    return kind, f"{link}: {verdict}"
+    kind = "failing" if "fails" in book else "holding" if book and set(book) <= set(claims.HOLDING) else "open"
+    return kind, f"{link}: {claims.item_summary(mine)}"
 
 
 def _num(v) -> str:
@@ -88,7 +88,7 @@ def runs_cell(key: str, records: list[dict], summaries: dict) -> str:
         parts.append("claims: " + ", ".join(f"{{ref}}`{r['verdict']} <{r['label']}>`" for r in recs))
     paper = [r for r in records if r["item"] == key and r["verdict"].startswith("paper scale")]
     if paper:
-        parts.append(f"paper scale: {claims.item_verdict(paper).split(': ', 1)[1]}")
+        parts.append(claims.paper_status(paper))
     return "<br>".join(parts) if parts else NOT_YET
 
 

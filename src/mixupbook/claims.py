@@ -326,12 +326,33 @@ SEVERITY = ("fails", "not reproduced at book scale", "inconclusive at book scale
             "holds narrowly", "holds", "stated, not checked")
 
 
-def item_verdict(recs: list[dict]) -> str:
-    """One verdict per item: its most severe book-scale claim, else its paper-scale status."""
+# Each verdict as the plural verb of a count ("2 hold"), for summaries.
+PLURAL = {"holds": "hold", "holds narrowly": "hold narrowly", "holds after correction": "hold after correction",
+          "fails": "fail", "not reproduced at book scale": "not reproduced at book scale",
+          "inconclusive at book scale": "inconclusive at book scale", "stated, not checked": "stated, not checked"}
+
+
+def _counted(verdicts: list[str]) -> str:
+    return ", ".join(f"{verdicts.count(v)} {v if verdicts.count(v) == 1 else PLURAL[v]}"
+                     for v in sorted(set(verdicts), key=SEVERITY.index))
+
+
+def paper_status(recs: list[dict]) -> str | None:
+    """An item's paper-scale status ('paper scale: run' / 'paper scale: not yet run'), None without one."""
+    paper = [r["verdict"] for r in recs if r["verdict"].startswith("paper scale")]
+    if not paper:
+        return None
+    return "paper scale: run" if "paper scale: run" in paper else "paper scale: not yet run"
+
+
+def item_summary(recs: list[dict]) -> str:
+    """An item's verdict as a summary of its parts, not its most severe claim: the verdict when its
+    book-scale claims agree, else each verdict with its number of claims, most severe first
+    ("1 holds narrowly, 2 fail"); then the paper-scale status."""
     book = [r["verdict"] for r in recs if not r["verdict"].startswith("paper scale")]
-    if book:
-        return min(book, key=SEVERITY.index)
-    return "paper scale: run" if any(r["verdict"] == "paper scale: run" for r in recs) else "paper scale: not yet run"
+    text = (book[0] if len(set(book)) == 1 else _counted(book)) if book else ""
+    status = paper_status(recs)
+    return "; ".join(p for p in (text, status) if p)
 
 
 def problems(records: list[dict], chapter_keys=None) -> list[str]:
@@ -359,17 +380,24 @@ def problems(records: list[dict], chapter_keys=None) -> list[str]:
 
 
 def count_line(key: str, records: list[dict]) -> str:
-    """'zhang2021: 11 items: 6 hold, 2 hold narrowly, 2 fail, 1 not yet run at paper scale'."""
+    """A chapter's summary: its claims at book scale by verdict, then its items' paper-scale status,
+    e.g. 'zhang2021: 11 items, 25 claims: 15 hold, 2 fail; paper scale: 1 item run, 2 not yet run'.
+    Claims are counted, not items, so that an item with a confirmed observation and a refuted reading
+    of it shows both (``item_summary``); ``stated, not checked`` is never counted as holding."""
     ch = chapters()[key]["items"]
     by_item = {i: [r for r in records if r["item"] == i] for i in ch}
-    verdicts = [item_verdict(rs) if rs else "no claim yet" for rs in by_item.values()]
-    words = {"holds": "hold", "holds narrowly": "hold narrowly", "holds after correction": "hold after correction",
-             "fails": "fail", "not reproduced at book scale": "not reproduced at book scale",
-             "inconclusive at book scale": "inconclusive at book scale", "stated, not checked": "stated, not checked", "paper scale: run": "run at paper scale",
-             "paper scale: not yet run": "not yet run at paper scale", "no claim yet": "without a claim yet"}
-    parts = [f"{verdicts.count(v)} {words[v]}" for v in words if verdicts.count(v)]
-    return f"{key}: {len(ch)} item{'s' if len(ch) != 1 else ''}: " + ", ".join(parts)
-
+    book = [r["verdict"] for r in records if r["item"] in ch and not r["verdict"].startswith("paper scale")]
+    line = f"{key}: {len(ch)} item{'s' if len(ch) != 1 else ''}, {len(book)} claim{'s' if len(book) != 1 else ''}"
+    line += f": {_counted(book)}" if book else ""
+    status = [paper_status(rs) for rs in by_item.values()]
+    run, not_run = status.count("paper scale: run"), status.count("paper scale: not yet run")
+    if run or not_run:
+        line += "; paper scale: " + ", ".join(p for p in (f"{run} item{'s' if run != 1 else ''} run" if run else "",
+                                                          f"{not_run} not yet run" if not_run else "") if p)
+    missing = sum(not rs for rs in by_item.values())
+    if missing:
+        line += f"; {missing} item{'s' if missing != 1 else ''} without a claim yet"
+    return line
 
 if __name__ == "__main__":
     import sys
