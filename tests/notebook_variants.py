@@ -2,8 +2,10 @@
 
 Such a cell holds its own imports and only defines and registers objectives, so it can run
 outside its notebook. ``register_notebook_variants`` executes each one, as a module named after
-its notebook, and returns the names each notebook added to ``methods.OBJECTIVES``; the registry's
-parametrized tests (``tests/test_methods.py``) then test them like the library's own objectives.
+its notebook, and returns the objectives each notebook's cells provide: those they register, or,
+once a variant has been kept (moved into ``mixupbook.methods``, the cell reduced to importing its
+class), the registered objectives the cells import. The registry's parametrized tests
+(``tests/test_methods.py``, ``tests/test_fast_path.py``) then test them like the library's own.
 """
 import json
 from pathlib import Path
@@ -21,16 +23,22 @@ def variant_cells(path: Path) -> list[str]:
             if c["cell_type"] == "code" and TAG in c.get("metadata", {}).get("tags", [])]
 
 
-def register_notebook_variants(pattern: str = "notebooks/extending/[0-9]*.ipynb") -> dict[str, list[str]]:
-    """Execute every ``register-variant`` cell of the notebooks matching ``pattern``.
+def register_notebook_variants(pattern: str = "notebooks/extending/[0-9]*.ipynb",
+                               root: Path = ROOT) -> dict[str, list[str]]:
+    """Execute every ``register-variant`` cell of the notebooks matching ``pattern`` under ``root``.
 
-    Returns {notebook file name: names its cells registered}. Running it again re-registers the
-    same classes, which ``methods.register`` accepts as redefinitions.
+    Returns {notebook file name: names its cells register, or if they register none, the names of
+    the registered objectives they import}. Running it again re-registers the same classes, which
+    ``methods.register`` accepts as redefinitions.
     """
     added = {}
-    for path in sorted(ROOT.glob(pattern)):
-        module = f"notebook:{path.relative_to(ROOT / 'notebooks').with_suffix('').as_posix()}"
+    for path in sorted(Path(root).glob(pattern)):
+        module = f"notebook:{path.relative_to(Path(root) / 'notebooks').with_suffix('').as_posix()}"
+        imported = set()
         for source in variant_cells(path):
-            exec(compile(source, str(path), "exec"), {"__name__": module})
-        added[path.name] = sorted(n for n, cls in OBJECTIVES.items() if cls.__module__ == module)
+            namespace = {"__name__": module}
+            exec(compile(source, str(path), "exec"), namespace)
+            imported |= {id(v) for v in namespace.values() if isinstance(v, type)}
+        defined = sorted(n for n, cls in OBJECTIVES.items() if cls.__module__ == module)
+        added[path.name] = defined or sorted(n for n, cls in OBJECTIVES.items() if id(cls) in imported)
     return added

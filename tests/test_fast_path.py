@@ -22,8 +22,9 @@ width (the ImageNet models at full width, ResNet-50 and CoAtNet-0 on 96x96 image
   resume code does not depend on the model, and their two extra runs took minutes of ``make test``).
 
 ``test_every_objective_follows_the_input_device`` is the CUDA dry run without a GPU
-(``device_audit``): every registered objective runs on the ``meta`` device under a dispatch
-mode that names any operation mixing devices; a planted host tensor is caught.
+(``device_audit``): every registered objective, the notebooks' ``register-variant`` cells
+included, runs on the ``meta`` device under a dispatch mode that names any operation mixing
+devices; a planted host tensor is caught, a read of device data on the host is listed.
 """
 import importlib.util
 import math
@@ -31,8 +32,10 @@ import math
 import pytest
 import torch
 
+from notebook_variants import register_notebook_variants
+
 from mixupbook.data import Data
-from mixupbook.device_audit import audit_objective
+from mixupbook.device_audit import audit, audit_objective
 from mixupbook.methods import OBJECTIVES, Objective, build_objective
 from mixupbook.models import MODELS, build_model
 from mixupbook.train import TrainConfig, fit
@@ -47,6 +50,7 @@ NARROW = {"small_cnn": {"width": 8}, "wrn": {"width": 0.125, "depth": 10, "widen
           "resnet50": {}, "vit_b_16": {}, "coatnet_0": {}, "mlp": {"hidden": (32,)}, "linear": {}}
 FLAT = {"mlp", "linear"}                      # take flat inputs: their stand-in is 3x32x32 flattened
 PAPER_CONFIGS = ["preact_resnet18", "wrn28_10"]  # the resume check also under paper-scale optimizer recipes
+NOTEBOOK_VARIANTS = register_notebook_variants()  # so the audit below sees them too
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -161,7 +165,7 @@ def test_torch_compile_on_cpu_matches_eager():
 # ---------------------------------------------------------------- the CUDA dry run without a GPU
 def _audit_inputs(name):
     torch.manual_seed(0)
-    if name in ("carratino_approx", "approx_mixup"):   # input Jacobians / Hessians: for small flat models
+    if "image" not in OBJECTIVES[name].inputs:   # e.g. input Jacobians / Hessians: for small flat models
         return build_model("mlp", 3, (5,), hidden=(8,)), torch.randn(8, 5), torch.randint(0, 3, (8,))
     return build_model("preact_resnet18", 3, (3, 8, 8), width=0.125), torch.randn(4, 3, 8, 8), \
         torch.randint(0, 3, (4,))
@@ -171,6 +175,26 @@ def _audit_inputs(name):
 def test_every_objective_follows_the_input_device(name):
     model, x, y = _audit_inputs(name)
     assert audit_objective(build_objective(name, 3), model, x, y) == []
+
+
+def test_audit_sees_notebook_variants_and_lists_host_reads():
+    assert "between_class_mixup" in NOTEBOOK_VARIANTS["02_worked_example.ipynb"]
+    model, x, y = _audit_inputs("between_class_mixup")
+    rec = audit(build_objective("between_class_mixup", 3), model, x, y)
+    # it draws partners from the labels on the host: a copy, not a mixed operation, listed as a host read
+    assert rec.mixed == [] and any(r.startswith("_to_copy (4,) to cpu") for r in rec.host_reads)
+
+
+def test_audit_names_the_objective_it_cannot_follow():
+    class Opaque(Objective):
+        name = "opaque"
+
+        def loss(self, model, x, y, generator):
+            return model(x).sum() * float(x.numpy().sum())       # numpy: no stand-in on meta
+
+    model, x, y = _audit_inputs("mixup")
+    with pytest.raises(RuntimeError, match="objective 'opaque': the device audit cannot follow it"):
+        audit(Opaque(3), model, x, y)
 
 
 def test_kept_rows_code_form_follows_the_input_device():

@@ -118,7 +118,21 @@ def test_notebook_variants_are_in_the_registry():
     for notebook, names in NOTEBOOK_VARIANTS.items():
         assert names, f"{notebook}: its register-variant cells register no objective"
         assert set(names) <= set(OBJECTIVES)
-    assert "between_class_mixup" in NOTEBOOK_VARIANTS["02_worked_example.ipynb"]
+    assert NOTEBOOK_VARIANTS["02_worked_example.ipynb"] == ["between_class_mixup"]   # not the base it imports
+
+
+def test_a_kept_variant_still_counts_as_the_notebooks_variant(tmp_path):
+    # "Keeping it" (chapter extending): the class moves into mixupbook.methods and the cell becomes its import
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("from mixupbook.methods import CutMix  # kept: now in the library\n")
+    cell.metadata["tags"] = ["register-variant"]
+    nb.cells = [cell]
+    path = tmp_path / "notebooks" / "extending" / "03_kept.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    assert register_notebook_variants(root=tmp_path) == {"03_kept.ipynb": ["cutmix"]}
 
 
 def test_register_accepts_a_redefinition_of_the_same_class():
