@@ -115,6 +115,23 @@ def test_surrogate_error_shrinks_linearly_with_alpha(data):
     assert err[1e-3] > 0.002 * err[1e-1]  # ... and not faster (E_D~[(1-lam)^k] ~ alpha / k for all k)
 
 
+@pytest.mark.parametrize("alpha, beta", [(0.5, 2.0), (3.0, 0.7)])
+def test_surrogate_error_is_third_order_in_the_spread_for_asymmetric_laws(data, alpha, beta):
+    """Lemma 3.1 with Beta(alpha, beta), alpha != beta, against the exact mixup loss: points
+    x0 + c z_i, c halved twice; the error falls 8-fold per halving. A wrong D~ (e.g. equal
+    weights on its two components) leaves a first-order error in R1 and a slope near 1."""
+    z, y = data
+    x0 = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64)
+    model = tanh_net(3)
+    err = []
+    for c in (0.2, 0.1, 0.05):
+        x = x0 + c * z
+        with torch.no_grad():
+            err.append(T.mixup_loss_exact(model, x, y, alpha, beta) - float(T.quadratic_surrogate(model, x, y, alpha, beta)))
+    slopes = [math.log2(abs(err[k] / err[k + 1])) for k in range(2)]
+    assert all(2.7 < s < 3.3 for s in slopes), slopes
+
+
 def test_cross_entropy_member_matches_soft_cross_entropy_and_exact_loss(gen):
     x = torch.randn(6, 3, generator=gen, dtype=torch.float64)
     y = torch.randint(0, 4, (6,), generator=gen)
