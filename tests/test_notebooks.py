@@ -30,7 +30,7 @@ def _execute(tmp_path, **params):
 
 def test_changed_parameter_reaches_the_record(tmp_path):
     results = tmp_path / "results"
-    _execute(tmp_path, results_dir=str(results), alpha=0.5, epochs=10, n_seeds=2)
+    _execute(tmp_path, results_dir=str(results), alpha=0.5, epochs=10, n_seeds=2, label_noise=0.0)
     records = [json.loads(p.read_text()) for p in results.rglob("*.json")]
     assert len(records) == 4
     mixup = next(r for r in records if r["config"]["method"] == "mixup")
@@ -41,6 +41,7 @@ def test_changed_parameter_reaches_the_record(tmp_path):
 @pytest.mark.parametrize("params,message", [
     ({"alpha": -1.0}, "alpha"),
     ({"n_seeds": 1}, "n_seeds"),
+    ({"label_noise": 1.0}, "label_noise"),
     ({"method": "cutmax"}, "valid methods"),
     ({"scale": "huge"}, "scale"),
     ({"dataset": "cifar10", "data_root": "/nonexistent/data"}, "/nonexistent/data"),
@@ -61,7 +62,7 @@ def test_bad_parameters_stop_in_the_first_cells(tmp_path, params, message):
 def test_dry_run_plans_and_skips_training(tmp_path):
     nb = _execute(tmp_path, results_dir=str(tmp_path / "r"), dry_run=True)
     text = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
-    assert "dry run: 10 configuration(s) valid" in text   # ERM and mixup, 5 seeds each
+    assert "dry run: 20 configuration(s) valid" in text   # ERM and mixup, 5 seeds each, clean and noisy labels
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.json"))
 
 
