@@ -62,6 +62,9 @@ def checklist_lines(key: str, records: list[dict]) -> list[str]:
 def _parse(directive: Directive, lines: list[str]):
     container = nodes.container(classes=["claims-table"])
     directive.state.nested_parse(StringList(lines), directive.content_offset, container)
+    for entry in container.findall(nodes.entry):   # a verdict cell is coloured as its claim card
+        if entry.astext().strip() in claims.VERDICTS:
+            entry["classes"] += ["verdict", claims.verdict_class(entry.astext().strip())]
     return [container]   # the container itself, so that its class reaches the HTML (_static/book.css)
 
 
@@ -107,6 +110,9 @@ class VerificationLedger(Directive):
         depth = env.docname.count("/")
         link = nodes.paragraph("", "All claim records as one file: ")
         link += nodes.reference("", "claims.json", refuri="../" * depth + "claims.json")
+        link += nodes.Text(" (its fields are documented in ")
+        link += nodes.reference("", "claims.schema.json", refuri="../" * depth + "claims.schema.json")
+        link += nodes.Text(").")
         out = [link, *_parse(self, count_lines(records, migrated))]
         for key, ch in claims.chapters().items():
             if key not in migrated:
@@ -119,14 +125,20 @@ class VerificationLedger(Directive):
 
 
 def write_claims_json(app, exception):
+    """claims.json (``claims.export``) and its documented schema, into the built site."""
     if exception is not None or app.builder.format != "html":
         return
-    records = claims.collect(Path(app.srcdir))
-    data = {"version": 1, "items": claims.items(),
-            "chapters": {k: claims.count_line(k, [r for r in records if r["chapter"] == k])
-                         for k in claims.chapters()},
-            "claims": records}
+    import datetime
+    import subprocess
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=app.srcdir, capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    data = claims.export(Path(app.srcdir), commit, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
+    claims.validate(data)
     (Path(app.outdir) / "claims.json").write_text(json.dumps(data, indent=1) + "\n")
+    (Path(app.outdir) / "claims.schema.json").write_text(claims.SCHEMA_FILE.read_text())
 
 
 def setup(app):

@@ -171,10 +171,15 @@ def _evidence_text(rec: dict) -> str:
     return "; ".join(parts)
 
 
+def verdict_class(verdict: str) -> str:
+    """The CSS class of a verdict (_static/book.css colours it): ``claim-fails``, ``claim-paper-scale``."""
+    return "claim-" + verdict.split(":")[0].replace(" ", "-").replace(",", "")
+
+
 def card_markdown(rec: dict) -> str:
     """The claim card as MyST (what the book renders; the label makes it a link target)."""
     lines = [f"({rec['label']})=", f":::{{admonition}} {rec['item']} · {rec['verdict']}",
-             f":class: claim claim-{rec['verdict'].split(':')[0].replace(' ', '-').replace(',', '')}", "",
+             f":class: claim {verdict_class(rec['verdict'])}", "",
              rec["claim"], ""]
     lines += [f"- {p}" for p in _evidence_text(rec).split("; ") if p]
     for name in ("erratum", "reason", "record"):
@@ -224,19 +229,10 @@ def _display(rec: dict) -> None:
              "text/plain": card_text(rec)}, raw=True)
 
 
-# The form of claims.json in the built site (``validate``; ``python -m mixupbook.claims FILE``).
-SCHEMA = {
-    "type": "object",
-    "required": ["version", "items", "chapters", "claims"],
-    "properties": {"claims": {"type": "array", "items": {
-        "type": "object",
-        "required": ["item", "chapter", "claim", "verdict", "held", "evidence", "seeds", "label", "notebook",
-                     "cell", "audit"],
-        "properties": {"verdict": {"enum": list(VERDICTS)}, "item": {"type": "string"},
-                       "held": {"type": ["boolean", "null"]}, "evidence": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2}},
-                       "seeds": {"type": ["array", "null"], "items": {"type": "integer"}},
-                       "label": {"type": "string", "pattern": "^claim-[a-z0-9-]+$"}}}}},
-}
+# The form of claims.json in the built site, with every field documented (``validate``;
+# ``python -m mixupbook.claims FILE``); the build publishes it beside claims.json.
+SCHEMA_FILE = Path(__file__).with_name("claims.schema.json")
+SCHEMA = json.loads(SCHEMA_FILE.read_text())
 
 
 def validate(data: dict) -> None:
@@ -398,6 +394,89 @@ def count_line(key: str, records: list[dict]) -> str:
     if missing:
         line += f"; {missing} item{'s' if missing != 1 else ''} without a claim yet"
     return line
+
+
+def structured(name: str, value, seeds=None) -> dict:
+    """One evidence pair as ``{name, value, se, n, text}``: a number, or a mean with its s.e. from
+    ``pm`` text ("0.971 +- 0.005", n = the claim's number of seeds), else the stored value as text."""
+    import re
+    out = {"name": name, "value": None, "se": None, "n": None, "text": None}
+    if isinstance(value, bool) or isinstance(value, (int, float)):
+        out["value"] = value
+        return out
+    m = re.fullmatch(r"\s*([+-]?[0-9.]+(?:e[+-]?\d+)?)\s*(?:\+-|±)\s*([0-9.]+(?:e[+-]?\d+)?)\s*", str(value))
+    if m:
+        out.update(value=float(m[1]), se=float(m[2]), n=len(seeds) if seeds else None)
+    else:
+        out["text"] = value
+    return out
+
+
+def condition_sources(path: Path) -> dict:
+    """``{cell index: [holds= source of each claim call, in source order]}`` of a notebook's code cells."""
+    nb = json.loads(Path(path).read_text())
+    out = {}
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"])
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        calls = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call) and
+                        getattr(n.func, "attr", getattr(n.func, "id", None)) == "claim"),
+                       key=lambda n: (n.lineno, n.col_offset))
+        if calls:
+            out[index] = [next((ast.get_source_segment(src, kw.value) for kw in c.keywords if kw.arg == "holds"), None)
+                          for c in calls]
+    return out
+
+
+def _condition(rec: dict, sources: dict, per_cell: dict) -> str | None:
+    """The holds= source of a record: by order when a cell has one record per claim call, the single
+    call's when a cell has one (a claim in a loop); else None (not attributable)."""
+    calls = sources.get(rec["cell"], [])
+    recs = per_cell.get(rec["cell"], [])
+    if len(calls) == 1:
+        return calls[0]
+    if len(calls) == len(recs):
+        return calls[recs.index(rec["label"])]
+    return None
+
+
+def export(root: Path, commit: str = "unknown", date: str = "") -> dict:
+    """The content of claims.json (``SCHEMA``): every stored claim with structured evidence, the
+    source of its condition, a link to its card and its current per-seed audit."""
+    root = Path(root)
+    records = collect(root)
+    out = []
+    for nb in sorted((root / "notebooks").glob("*/[0-9]*.ipynb")):
+        doc = nb.relative_to(root).with_suffix("").as_posix()
+        mine = [r for r in records if r["notebook"] == doc]
+        if not mine:
+            continue
+        sources = condition_sources(nb)
+        per_cell: dict = {}
+        for r in mine:
+            per_cell.setdefault(r["cell"], []).append(r["label"])
+        path = audit_path(root, nb)
+        audit = json.loads(path.read_text()) if path.exists() else None
+        if audit and audit["source_hash"] != source_hash(nb):
+            audit = None
+        for r in mine:
+            entry = audit["claims"].get(r["label"]) if audit else None
+            out.append({**r, "values": [structured(k, v, r["seeds"]) for k, v in r["evidence"]],
+                        "paper_value": (r["paper"] or {}).get("value"), "condition": _condition(r, sources, per_cell),
+                        "url": f"{doc}.html#{r['label']}",
+                        "audit_seeds": None if entry is None else {
+                            "seeds": audit["seeds"], "fresh_seeds": audit.get("fresh_seeds", []),
+                            "held": entry["held"], "verdicts": entry.get("verdicts", []),
+                            "evidence": entry.get("evidence", []), "commit": audit.get("commit"),
+                            "date": audit.get("date"), "kernel": audit.get("kernel")}})
+    return {"version": 2, "generated": {"commit": commit, "date": date}, "items": items(),
+            "chapters": {k: count_line(k, [r for r in out if r["chapter"] == k]) for k in chapters()},
+            "claims": out}
 
 if __name__ == "__main__":
     import sys
