@@ -1,4 +1,4 @@
-"""The seed audit: re-run every notebook whose claims rest on training or sampling with other seeds.
+"""The seed audit: re-run every notebook with a checked claim at other seeds.
 
 ``python -m mixupbook.audit [--chapters K ...] [--notebooks PATH ...] [--fresh N] [--seeds ...]``
 (``make audit-seeds``) executes each such notebook through papermill with ``-p seed K`` and the
@@ -123,7 +123,7 @@ def failures(record: dict) -> list[str]:
 
 
 def targets(root: Path, chapters=None, notebooks=None) -> list[Path]:
-    """The notebooks to audit: those given, else every sampled notebook of the given chapters."""
+    """The notebooks to audit: those given, else every notebook of the given chapters with a checked claim."""
     if notebooks:
         return [Path(p).resolve() for p in notebooks]
     known = claims.chapters()
@@ -132,13 +132,13 @@ def targets(root: Path, chapters=None, notebooks=None) -> list[Path]:
             raise ValueError(f"chapters: unknown {key!r}; valid: {sorted(known)}")
     found = sorted((root / "notebooks").glob("*/[0-9]*.ipynb"))
     return [p for p in found if (not chapters or p.parent.name in chapters)
-            and claims.is_sampled(claims.notebook_claims(p))]
+            and claims.is_audited(claims.notebook_claims(p))]
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chapters", nargs="*", help="chapter keys (default: all)")
-    ap.add_argument("--notebooks", nargs="*", help="notebook paths (default: every sampled notebook)")
+    ap.add_argument("--notebooks", nargs="*", help="notebook paths (default: every notebook with a checked claim)")
     ap.add_argument("--fresh", type=int, default=1, help="fresh seeds from the commit and date (default 1)")
     ap.add_argument("--seeds", nargs="*", type=int, default=None,
                     help="the seeds instead of 100, 200 and the fresh ones (for a reproduction)")

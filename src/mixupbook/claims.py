@@ -281,9 +281,12 @@ def source_hash(path: Path) -> str:
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()[:16]
 
 
-def is_sampled(records: list[dict]) -> bool:
-    """Whether a notebook's claims rest on training or sampling (any claim names its seeds)."""
-    return any(r.get("seeds") for r in records)
+def is_audited(records: list[dict]) -> bool:
+    """Whether a notebook's claims are seed-audited: any claim checks a condition. Every notebook
+    takes a ``seed`` (its data, initialisation or sampling), so a claim that names no seeds is
+    audited too: one that truly rests on no randomness passes at every seed, and one that does
+    cannot escape by leaving ``seeds`` out."""
+    return any(r.get("held") is not None for r in records)
 
 
 def audit_path(root: Path, nb: Path) -> Path:
@@ -292,8 +295,8 @@ def audit_path(root: Path, nb: Path) -> Path:
 
 
 def audit_status(root: Path, nb: Path, rec: dict) -> str:
-    """'held for k of K seeds', 'not audited', 'stale' or '' (nothing sampled) for one claim."""
-    if not rec.get("seeds"):
+    """'held for k of K seeds', 'not audited', 'stale' or '' (nothing checked) for one claim."""
+    if rec.get("held") is None:
         return ""
     path = audit_path(root, nb)
     if not path.exists():
