@@ -34,7 +34,7 @@ COMPARE := -p mixupbook.compare
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 XDIST := -n $(JOBS) --dist loadfile
 
-.PHONY: setup book test test-code test-lib test-notebooks test-exact test-book execute audit-seeds sweep bench clean browser test-browser pdf
+.PHONY: setup book test test-code test-lib test-notebooks test-exact test-book test-site execute audit-seeds sweep bench clean browser test-browser pdf
 
 setup: $(VENV)/.installed browser
 
@@ -51,10 +51,12 @@ book: setup $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open $(CURDIR)/_build/html/index.html in a browser."
 
-# Library tests, notebooks and the book build side by side (each a target of its own, logs kept
-# whole by -O), then every page in the browser.
+# Library tests, notebooks, and the book build followed by every page in the browser, side by
+# side (each a target of its own, logs kept whole by -O).
 test: setup $(MATHJAX)
-	$(MAKE) -j3 -O test-lib test-notebooks test-book
+	$(MAKE) -j3 -O test-lib test-notebooks test-site
+
+test-site: test-book
 	$(BIN)/python tools/browser_check.py _build/html
 
 # Library tests and every notebook (re-executed, outputs compared by the rule), side by side. The
