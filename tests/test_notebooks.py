@@ -1,5 +1,6 @@
 """Notebooks through papermill: a changed parameter reaches the record; bad parameters stop early."""
 import json
+import re
 from pathlib import Path
 
 import papermill as pm
@@ -78,6 +79,10 @@ def test_every_notebook_has_the_common_parameters_first(path):
     assert any(c.get("outputs") for c in code), f"{path.name}: no stored outputs"
     assert nb["metadata"].get("jupytext", {}).get("formats") == "ipynb,md:myst"
     assert path.with_suffix(".md").exists(), "paired MyST twin missing"
+    # every source of randomness follows `seed`, so the seed audit varies all of it
+    names = re.findall(r"^([A-Za-z_][A-Za-z_0-9]*)\s*=", src, flags=re.M)
+    loose = [n for n in names if "seed" in n.lower() and n not in ("seed", "n_seeds", "seeds")]
+    assert not loose, f"{path.name}: seed-like parameters {loose} (derive them from seed)"
 
 
 @pytest.mark.parametrize("path", ALL, ids=[str(p.relative_to(ROOT / "notebooks")) for p in ALL])
