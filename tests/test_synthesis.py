@@ -28,7 +28,7 @@ def test_paper_scale_dry_run(tmp_path, dataset):
 def test_sweep_spec_dry_run():
     spec = sweep.load_spec(SPEC)
     plan = sweep.dry_run(spec, log=lambda s: None)
-    assert plan["points"] == 2 and plan["pflop"] > 0 and plan["gpu_hours"] > 0
+    assert plan["points"] == 2 and plan["pflop"] > 0 and 0 < plan["gpu_hours"][0] < plan["gpu_hours"][1]
 
 
 @pytest.mark.parametrize("params,message", [({"n_seeds": 3}, "n_seeds"), ({"paper_dataset": "svhn"}, "paper_dataset"),

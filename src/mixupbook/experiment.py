@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from . import cost
 from . import data as D
 from . import distributed
 from .methods import build_objective
@@ -123,7 +124,9 @@ def plan(cfg: ExperimentConfig, seeds: list[int] | None = None) -> dict:
            "data": "offline (generated or shipped)" if path is None else
                    f"{path} ({'present' if path.exists() else 'MISSING: pass download=True or copy it there'})",
            # training step ~ 3x forward FLOPs x the objective's step cost; times examples, epochs and seeds
-           "train_PFLOP": round(3 * step_cost * flops * n * cfg.train.epochs * len(seeds) / 1e15, 3)}
+           "train_PFLOP": round(3 * step_cost * flops * n * cfg.train.epochs * len(seeds) / 1e15, 3),
+           # ATen operations of every step (cost.step_ops, counted on the meta device): eager's per-op floor
+           "train_Gops": float(f"{cost.train_ops(cfg, num_classes, shape, n, len(seeds)) / 1e9:.4g}")}
     t = cfg.train
     if t.optimizer != "sgd" or t.warmup_epochs or t.ema_decay:   # the recipe options a plan should show
         out["recipe"] = (f"{t.optimizer} lr={t.lr:g} wd={t.weight_decay:g} warmup={t.warmup_epochs:g} ep "

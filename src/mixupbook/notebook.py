@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from . import claims
+from . import claims, cost
 from .experiment import SCALES, ExperimentConfig, plan
 from .plots import set_style
 from .train import resolve_device
@@ -96,8 +96,9 @@ def dry_run_stop(dry_run: bool, configs: list[ExperimentConfig], seeds: list[int
     plans = [plan(c, seeds) for c in configs]
     for p in plans:
         print(" | ".join(f"{k}={v}" for k, v in p.items()))
-    print(f"dry run: {len(plans)} configuration(s) valid; total {sum(p['train_PFLOP'] for p in plans):.3f} PFLOP; "
-          "later cells skipped")
+    pflop, gops = sum(p["train_PFLOP"] for p in plans), sum(p["train_Gops"] for p in plans)
+    print(f"dry run: {len(plans)} configuration(s) valid; total {pflop:.3f} PFLOP and {gops:.4g} G ATen ops, "
+          f"{cost.describe(pflop, gops * 1e9)}; later cells skipped")
     _skip_later_cells()
 
 

@@ -19,8 +19,8 @@ is skipped. A point that crashed or was killed runs again and its notebook's
 ``experiment.run`` resumes from the checkpoint of the last finished epoch, so it
 ends with the record an uninterrupted run writes (``tests/test_sweep.py``).
 ``--dry-run`` executes every grid point with ``dry_run=True`` (the notebook
-validates its configs, prints its plan and stops) and projects GPU-hours from
-the planned FLOPs at a stated sustained rate.
+validates its configs, prints its plan and stops) and estimates a range of GPU-hours
+from the planned FLOPs and ATen operations at assumed rates (``cost.estimate_hours``).
 """
 from __future__ import annotations
 
@@ -39,14 +39,12 @@ from pathlib import Path
 
 import yaml
 
+from . import cost
 from .notebook import repo_root
 from .results import write_json_atomic
 
 SPEC_KEYS = {"notebook", "parameters", "grid", "seeds", "results_dir", "paper", "description", "runs"}
 RUN_GROUP_KEYS = {"table", "dataset", "models", "recipe", "methods", "needs"}
-# Assumed sustained training throughput for projections: 35% of an H100's dense bf16 peak
-# (989 TFLOP/s), the target of benchmarks/README.md. Override with --tflops.
-DEFAULT_TFLOPS = 350.0
 
 
 def load_spec(path: str | os.PathLike) -> dict:
@@ -176,35 +174,39 @@ def run_sweep(spec: dict, devices: list[str | None], out_dir: Path, log=print) -
     return results
 
 
-def dry_run(spec: dict, tflops: float = DEFAULT_TFLOPS, log=print) -> dict:
-    """Execute each grid point once with ``dry_run=True``; sum the planned PFLOP over points and seeds."""
+def dry_run(spec: dict, tflops=cost.ASSUMED_TFLOPS, op_us=cost.ASSUMED_OP_US, log=print) -> dict:
+    """Execute each grid point once with ``dry_run=True``; sum the planned PFLOP and ATen operations
+    over points and seeds; estimate (optimistic, pessimistic) GPU-hours from them (``cost``)."""
     keys = sorted(spec["grid"])
     combos = list(itertools.product(*(spec["grid"][k] for k in keys)))
-    total = 0.0
+    total = total_gops = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for values in combos:
             point = {**dict(zip(keys, values)), "seed": spec["seeds"][0]}
             st = run_point({**spec, "parameters": {**spec["parameters"], "dry_run": True}}, point, Path(tmp), None)
             if not st["ok"]:
                 raise RuntimeError(f"{spec['path']}: dry run of {point_id(point)} failed:\n{st['error']}")
-            pflop = planned_pflop(Path(st["notebook"]))
-            log(f"point {point_id({k: point[k] for k in keys}) or '(single)'}: {pflop:.3f} PFLOP per seed")
+            pflop, gops = planned_cost(Path(st["notebook"]))
+            log(f"point {point_id({k: point[k] for k in keys}) or '(single)'}: {pflop:.3f} PFLOP and "
+                f"{gops:.4g} G ATen ops per seed")
             total += pflop * len(spec["seeds"])
-    hours = total * 1e15 / (tflops * 1e12) / 3600
+            total_gops += gops * len(spec["seeds"])
+    hours = cost.estimate_hours(total, total_gops * 1e9, tflops, op_us)
     n = len(combos) * len(spec["seeds"])
     log(f"{spec['name']}: {n} point(s) ({len(combos)} grid x {len(spec['seeds'])} seeds) of {spec['notebook'].name}; "
-        f"{total:.3f} PFLOP; projected {hours:.2f} GPU-hours at {tflops:g} TFLOP/s sustained")
-    return {"points": n, "pflop": total, "gpu_hours": hours}
+        f"{total:.3f} PFLOP and {total_gops:.4g} G ATen ops; {cost.describe(total, total_gops * 1e9, tflops, op_us)}")
+    return {"points": n, "pflop": total, "gops": total_gops, "gpu_hours": hours}
 
 
-def planned_pflop(executed: Path) -> float:
-    """The 'total X PFLOP' that ``notebook.dry_run_stop`` prints, summed over the notebook's outputs."""
+def planned_cost(executed: Path) -> tuple[float, float]:
+    """(PFLOP, G ATen ops): the 'total X PFLOP and Y G ATen ops' that ``notebook.dry_run_stop``
+    prints, summed over the notebook's outputs (a plan without operations counts none)."""
     nb = json.loads(executed.read_text())
     text = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
-    found = re.findall(r"total ([0-9.]+) PFLOP", text)
+    found = re.findall(r"total ([0-9.]+) PFLOP(?: and ([0-9.eE+-]+) G ATen ops)?", text)
     if not found:
         raise RuntimeError(f"{executed}: no dry-run plan printed (does the notebook call notebook.dry_run_stop?)")
-    return sum(float(x) for x in found)
+    return sum(float(p) for p, _ in found), sum(float(g or 0) for _, g in found)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,11 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", default=None, help="comma-separated CUDA indices, one worker each (e.g. 0,1)")
     ap.add_argument("--dry-run", action="store_true", help="validate every point, print the plan and GPU-hours")
     ap.add_argument("--out", default=None, help="executed notebooks and markers (default results/sweeps/<spec>)")
-    ap.add_argument("--tflops", type=float, default=DEFAULT_TFLOPS, help="sustained TFLOP/s for projections")
+    ap.add_argument("--tflops", type=float, nargs=2, default=cost.ASSUMED_TFLOPS, metavar=("HIGH", "LOW"),
+                    help="assumed sustained TFLOP/s, optimistic and pessimistic (default %(default)s)")
+    ap.add_argument("--op-us", type=float, nargs=2, default=cost.ASSUMED_OP_US, metavar=("LOW", "HIGH"),
+                    help="assumed host microseconds per ATen op, optimistic and pessimistic (default %(default)s)")
     args = ap.parse_args(argv)
     spec = load_spec(args.spec)
     if args.dry_run:
-        dry_run(spec, args.tflops)
+        dry_run(spec, tuple(args.tflops), tuple(args.op_us))
         return 0
     devices = [None] if not args.devices else [f"cuda:{int(d)}" for d in args.devices.split(",")]
     out = Path(args.out) if args.out else spec["root"] / "results" / "sweeps" / spec["name"]
