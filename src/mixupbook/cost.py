@@ -34,9 +34,9 @@ from .device_audit import AUDIT_DEVICE, DeviceAudit
 # (optimistic, pessimistic) sustained TFLOP/s of an H100 in bf16: 35% and 10% of its dense peak
 # (989 TFLOP/s). Assumed, not measured.
 ASSUMED_TFLOPS = (350.0, 100.0)
-# (optimistic, pessimistic) host cost of one eager ATen operation on a GPU, in microseconds: the
-# usual 5-10 us of eager PyTorch. Assumed, not measured; benchmarks/step_ops.py measures the
-# dispatch part alone on the build CPU.
+# (optimistic, pessimistic) host cost of one eager ATen operation on a GPU, in microseconds (Python,
+# dispatcher, kernel launch): the range usually quoted for eager PyTorch. Assumed, not measured;
+# benchmarks/step_ops.py counts the operations and compares the floor with the FLOP time.
 ASSUMED_OP_US = (5.0, 10.0)
 
 
