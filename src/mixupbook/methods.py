@@ -367,6 +367,11 @@ class CarratinoApprox(Objective):
     (x~, y~) plus the quadratic regularisers, with the batch as the training set
     (``taylor.carratino_surrogate``). Deterministic: no lam or pairing is drawn. Input Jacobians
     and Hessians per example: for small inputs (chapter carratino2022, C4).
+
+    Only laws symmetric about 1/2 are accepted. That is a convention of this objective, not a
+    condition of the theory: Theorem 1 and the surrogate depend on the law only through the folded
+    law of max(lam, 1 - lam), so an asymmetric law gives the surrogate of its symmetrisation; asking
+    for the symmetric law keeps one spelling per surrogate in a config.
     """
 
     def __init__(self, num_classes: int, alpha: float = 1.0, law=None, jacobian_terms: bool = True,
@@ -376,7 +381,8 @@ class CarratinoApprox(Objective):
         super().__init__(num_classes)
         self.law = law_from_spec(law) if law is not None else Beta(check_positive("alpha", alpha))
         if not is_symmetric(self.law):
-            raise ValueError(f"law: carratino_approx needs a law symmetric about 1/2, got {self.law!r}")
+            raise ValueError(f"law: carratino_approx takes a law symmetric about 1/2 by convention (an "
+                             f"asymmetric law has the surrogate of its symmetrisation: pass that), got {self.law!r}")
         self.jacobian_terms, self.hessian_term = bool(jacobian_terms), bool(hessian_term)
 
     inputs = ("flat",)   # per-example input Jacobians and Hessians: small flat inputs only
