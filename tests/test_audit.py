@@ -57,3 +57,17 @@ def test_a_stored_claim_whose_condition_failed_is_a_problem():
     rec = {**claims.make_record("F1", "x", "holds", holds=False), "label": "claim-f1", "notebook": "notebooks/f/01"}
     assert any("did not hold" in e for e in claims.problems([rec], []))
     assert not any("did not hold" in e for e in claims.problems([{**rec, "held": True}], []))
+
+
+def test_fresh_seeds_append_to_a_current_audit_and_a_stale_one_is_refused(tmp_path):
+    nb = _notebook(tmp_path)
+    meta = {"commit": "c0ffee", "date": "2026-12-07", "kernel": {"cpu": "test"}}
+    first = audit.audit_notebook(tmp_path, nb, seeds=[11, 12], meta=meta)
+    merged = audit.add_seeds(tmp_path, nb, first, [13], {**meta, "date": "2026-12-08"})
+    assert merged["seeds"] == [0, 11, 12, 13] and merged["fresh_seeds"] == [13]
+    assert merged["claims"]["claim-f1"]["held"] == [True, True, True, False]
+    assert merged["claims"]["claim-f1"]["evidence"][-1] == [["v", 13]]
+    assert merged["date"] == "2026-12-08" and merged["earlier"][0]["seeds"] == [0, 11, 12]
+    assert json.loads(claims.audit_path(tmp_path, nb).read_text()) == merged
+    with pytest.raises(ValueError, match="stale"):
+        audit.add_seeds(tmp_path, nb, {**first, "source_hash": "0"}, [14])

@@ -116,6 +116,25 @@ def audit_notebook(root: Path, nb: Path, seeds=REGRESSION_SEEDS, fresh=(), meta=
     return record
 
 
+def add_seeds(root: Path, nb: Path, record: dict, fresh, meta=None) -> dict:
+    """Run ``fresh`` seeds only and append them to a current audit ``record`` of ``nb`` (its earlier
+    seeds stand: the code has not changed since); the provenance of the earlier runs is kept."""
+    if record["source_hash"] != claims.source_hash(nb):
+        raise ValueError(f"{nb}: its audit is stale; re-run the whole audit")
+    extra = audit_notebook(root, nb, fresh, fresh, meta)   # writes a record of the new seeds alone
+    merged = {**record, "seeds": [*record["seeds"], *extra["seeds"][1:]],
+              "fresh_seeds": [*record.get("fresh_seeds", []), *extra["fresh_seeds"]],
+              "commit": extra["commit"], "date": extra["date"], "kernel": extra["kernel"],
+              "earlier": [*record.get("earlier", []),
+                          {k: record.get(k) for k in ("seeds", "commit", "date", "kernel")}],
+              "errors": {**record.get("errors", {}), **extra["errors"]}}
+    merged["claims"] = {lab: {**c, **{f: [*c.get(f, [None] * len(c["held"])), *extra["claims"][lab][f][1:]]
+                                      for f in ("held", "verdicts", "evidence")}}
+                        for lab, c in record["claims"].items() if lab in extra["claims"]}
+    write_json_atomic(merged, claims.audit_path(root, nb))
+    return merged
+
+
 def failures(record: dict) -> list[str]:
     """The checked claims of an audit record that did not hold, or changed verdict, at some seed."""
     checked = {lab: c for lab, c in record["claims"].items() if c["held"][0] is not None}  # not 'stated'/'paper scale'
@@ -143,6 +162,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", nargs="*", type=int, default=None,
                     help="the seeds instead of 100, 200 and the fresh ones (for a reproduction)")
     ap.add_argument("--stale-only", action="store_true", help="skip notebooks whose audit is current")
+    ap.add_argument("--add-fresh", action="store_true",
+                    help="for a current audit, run only the fresh seeds and append them (a stale one is re-run whole)")
     args = ap.parse_args(argv)
     if args.fresh < 0:
         raise SystemExit(f"--fresh: the number of fresh seeds, >= 0, got {args.fresh}")
@@ -159,7 +180,11 @@ def main(argv=None) -> int:
         if args.stale_only and path.exists() and \
                 json.loads(path.read_text())["source_hash"] == claims.source_hash(nb):
             continue
-        rec = audit_notebook(root, nb, seeds, fresh, meta)
+        current = path.exists() and json.loads(path.read_text())["source_hash"] == claims.source_hash(nb)
+        if args.add_fresh and current and fresh:
+            rec = add_seeds(root, nb, json.loads(path.read_text()), fresh, meta)
+        else:
+            rec = audit_notebook(root, nb, seeds, fresh, meta)
         bad = failures(rec)
         n = sum(c["held"][0] is not None for c in rec["claims"].values())
         failed += bool(bad)
