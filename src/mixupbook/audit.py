@@ -138,7 +138,9 @@ def add_seeds(root: Path, nb: Path, record: dict, fresh, meta=None) -> dict:
 def failures(record: dict) -> list[str]:
     """The checked claims of an audit record that did not hold, or changed verdict, at some seed."""
     checked = {lab: c for lab, c in record["claims"].items() if c["held"][0] is not None}  # not 'stated'/'paper scale'
-    return [lab for lab, c in checked.items() if not all(c["held"]) or len(set(c["verdicts"])) > 1]
+    # an audit written before verdicts were recorded per seed has None for those seeds: unknown
+    return [lab for lab, c in checked.items()
+            if not all(c["held"]) or len({v for v in c["verdicts"] if v is not None}) > 1]
 
 
 def targets(root: Path, chapters=None, notebooks=None) -> list[Path]:
