@@ -87,3 +87,12 @@ def test_dry_run_prints_a_labelled_range_that_the_sweep_reads_back(tmp_path):
     executed.write_text(json.dumps({"cells": [{"outputs": [{"text": text}]}]}))
     pflop, gops = sweep.planned_cost(executed)
     assert gops == pytest.approx(2 * plan(cfg)["train_Gops"], rel=1e-3) and gops > 0
+
+
+def test_counts_a_config_whose_objective_takes_a_law_object():
+    # zhang2021/10 (Fig. 1a) passes a LambdaLaw instance, not a plain spec, in method_kwargs
+    from mixupbook.lam import Beta
+
+    cfg = ExperimentConfig(name="s", dataset="cifar10", model="preact_resnet18", model_kwargs={"width": 0.125},
+                           method="mixup", method_kwargs={"law": Beta(5.0, 0.5)}, train={"epochs": 1, "batch_size": 8})
+    assert cost.step_ops(cfg, 10, (3, 8, 8)) == cost.step_ops(_small("mixup"), 10, (3, 8, 8))

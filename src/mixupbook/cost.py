@@ -21,7 +21,6 @@ the range is printed as an estimate.
 """
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections import Counter
@@ -63,31 +62,34 @@ def step_ops(cfg, num_classes: int, shape: tuple, batch_size: int | None = None)
 
 
 def step_counts(cfg, num_classes: int, shape: tuple, batch_size: int | None = None) -> tuple[Counter, Counter]:
-    """(operations, views) of one steady-state training step of ``cfg``, by name."""
-    train = {**asdict(cfg.train), "batch_size": batch_size or cfg.train.batch_size or 1}
-    key = json.dumps([cfg.model, cfg.model_kwargs, cfg.method, cfg.method_kwargs, train],
-                     sort_keys=True, default=str)
-    return _step_counts(key, int(num_classes), tuple(shape))
+    """(operations, views) of one steady-state training step of ``cfg``, by name; cached by the
+    config's model, objective and training settings."""
+    bs = batch_size or cfg.train.batch_size or 1
+    key = json.dumps([cfg.model, cfg.model_kwargs, cfg.method, cfg.method_kwargs, asdict(cfg.train), bs,
+                      num_classes, list(shape)], sort_keys=True, default=repr)   # repr: e.g. a LambdaLaw
+    if key not in _COUNTS:
+        _COUNTS[key] = _step_counts(cfg, int(num_classes), tuple(shape), bs)
+    return _COUNTS[key]
 
 
-@functools.lru_cache(maxsize=None)
-def _step_counts(key: str, num_classes: int, shape: tuple) -> tuple[Counter, Counter]:
+_COUNTS: dict[str, tuple[Counter, Counter]] = {}
+
+
+def _step_counts(cfg, num_classes: int, shape: tuple, bs: int) -> tuple[Counter, Counter]:
     from . import engine
     from .data import Data
     from .methods import build_objective
     from .models import build_model
     from .train import TrainConfig, make_ema, make_optimizer
 
-    model_name, model_kwargs, method, method_kwargs, train = json.loads(key)
-    t = TrainConfig(**train)
+    t = TrainConfig(**{**asdict(cfg.train), "batch_size": bs})
     with torch.device(AUDIT_DEVICE):   # built there: no time spent initialising weights
-        model = build_model(model_name, num_classes, shape, **model_kwargs)
-    objective = build_objective(method, num_classes, **method_kwargs)
+        model = build_model(cfg.model, num_classes, shape, **cfg.model_kwargs)
+    objective = build_objective(cfg.method, num_classes, **cfg.method_kwargs)
     opt = make_optimizer(model, t)
     for group in opt.param_groups:      # what CUDA picks by default; on meta the default is a per-tensor loop
         group["foreach"] = True
     ema = make_ema(model, t)
-    bs = t.batch_size
     image = len(shape) == 3
     gen = torch.Generator().manual_seed(0)
     if t.engine == "device":        # the data sit on the device: index, normalise, augment there
