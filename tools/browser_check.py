@@ -8,8 +8,13 @@ download is never used) and checks, per page:
 
 - no console errors and no uncaught exceptions;
 - every math node (``span.math``, ``div.math``) typeset by MathJax into SVG output;
-- at 1280 px: no table, display equation, image or code line wider than the content column;
-- at 420 px: no horizontal scroll of the page itself;
+- at 1280 px: no table, display equation, image, code line (notebook code, printed output or a
+  Markdown code block) wider than the content column, and no inline formula in a scroll box;
+- loaded afresh at 420 px: no horizontal scroll of the page itself; a table wider than the screen
+  keeps its first column in view (sticky) or is laid out as cards; a display equation that scrolls
+  shows that it does (the scroll shadows of _static/book.css);
+- scroll bars shown, as a desktop browser draws them (Playwright hides them by default);
+- the page names its icon (a favicon) and every request it makes succeeds;
 - every image loaded, and described by alt text (not a file hash);
 - the scripts a page loads sum to under ``--max-script-mb`` MB (decoded);
 - and once, on the search page: each ``SEARCH_PROBES`` query ranks a page titled with it first.
@@ -71,10 +76,18 @@ async () => {
     const svg = m.querySelector('svg');
     tooWide(m, 'equation', svg ? svg.getBoundingClientRect().width : m.scrollWidth, m);
   }
-  // A notebook's code (formatted to 88 columns) must show whole lines, not scroll them away.
-  for (const pre of main.querySelectorAll('div.cell_input pre'))
-    if (pre.clientWidth > 0 && pre.scrollWidth > pre.clientWidth + 1)
-      out.wide.push(`code ${pre.scrollWidth}px > ${pre.clientWidth}px: ${label(pre)}`);
+  // A notebook's code (formatted to 88 columns), its printed outputs and Markdown code blocks
+  // show whole lines, not scroll them away.
+  for (const pre of main.querySelectorAll('pre'))
+    if (pre.clientWidth > 0 && pre.scrollWidth > pre.clientWidth + 1) {
+      const kind = pre.closest('div.cell_input') ? 'code' : pre.closest('div.cell_output') ? 'output' : 'code block';
+      out.wide.push(`${kind} ${pre.scrollWidth}px > ${pre.clientWidth}px: ${label(pre)}`);
+    }
+  // An inline formula sits in the line: a scroll box around it draws a scroll bar under it.
+  for (const m of main.querySelectorAll('mjx-container:not([display="true"])'))
+    if (getComputedStyle(m).overflowX !== 'visible' && m.scrollWidth > m.clientWidth)
+      out.wide.push(`inline formula in a scroll box (${m.scrollWidth}px > ${m.clientWidth}px): ${label(m.closest('p, li, td') || m)}`);
+  out.favicon = !!document.querySelector('link[rel~="icon"]');
   for (const img of document.querySelectorAll('img')) {
     const alt = img.getAttribute('alt') || '';
     if (main.contains(img) && (alt.length < 4 || /^[0-9a-f]{32,}/.test(alt))) out.noalt.push(img.getAttribute('src'));
@@ -86,7 +99,38 @@ async () => {
   return out;
 }
 """
-PAGE_SCROLL_JS = "() => document.documentElement.scrollWidth - window.innerWidth"
+# Runs on the page loaded afresh at 420 px: what a phone reader cannot reach.
+NARROW_JS = r"""
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    try { await MathJax.startup.promise; } catch (e) {}
+  }
+  const main = document.querySelector('article.bd-article') || document.querySelector('[role=main]')
+            || document.body;
+  const label = (el) => {
+    const id = el.id || (el.closest('[id]') || {}).id || '';
+    return (id ? '#' + id + ' ' : '') + (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 60);
+  };
+  const out = {scroll: document.documentElement.scrollWidth - document.documentElement.clientWidth, problems: []};
+  for (const t of main.querySelectorAll('table')) {
+    const r = t.getBoundingClientRect();
+    if (r.width === 0 || getComputedStyle(t).display === 'block') continue;   // hidden, or cards
+    let box = t.parentElement;
+    while (box && box !== main && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+    const room = box ? box.clientWidth : main.clientWidth;
+    if (t.scrollWidth <= room + 1) continue;
+    const first = t.querySelector('tbody tr > :first-child') || t.querySelector('tr > :first-child');
+    if (!first || getComputedStyle(first).position !== 'sticky')
+      out.problems.push(`table ${t.scrollWidth}px > ${room}px scrolls its first column out of view: ${label(t)}`);
+  }
+  for (const m of main.querySelectorAll('mjx-container[display="true"]'))
+    if (m.scrollWidth > m.clientWidth + 1 && getComputedStyle(m).backgroundImage === 'none')
+      out.problems.push(`equation ${m.scrollWidth}px > ${m.clientWidth}px scrolls with no sign that it does: ${label(m)}`);
+  return out;
+}
+"""
+# Playwright starts Chromium with --hide-scrollbars; a reader's browser draws them (15 px, classic).
+SHOW_SCROLLBARS = ["--hide-scrollbars"]
 
 
 @dataclass
@@ -140,6 +184,7 @@ def check_page(browser, base: str, page: str, max_script_mb: float) -> PageResul
     res = PageResult(page)
     ctx = browser.new_context(viewport={"width": WIDE, "height": 900})
     tab = ctx.new_page()
+    narrow_tab = ctx.new_page()
     errors: list[str] = []
     tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
@@ -149,15 +194,15 @@ def check_page(browser, base: str, page: str, max_script_mb: float) -> PageResul
     try:
         tab.goto(base + page, wait_until="load", timeout=60_000)
         m = tab.evaluate(MEASURE_JS)
-        tab.set_viewport_size({"width": NARROW, "height": 900})
-        tab.wait_for_timeout(150)
-        page_scroll = tab.evaluate(PAGE_SCROLL_JS)
+        tab.close()
+        narrow_tab.set_viewport_size({"width": NARROW, "height": 900})
+        narrow_tab.goto(base + page, wait_until="load", timeout=60_000)
+        narrow = narrow_tab.evaluate(NARROW_JS)
     finally:
         ctx.close()
     res.math = m["math"]
     res.script_mb = m["scriptBytes"] / 1e6
-    # Chromium asks every site for /favicon.ico on its own; a 404 there is not the page's request.
-    page_missing = [u for u in missing if not u.endswith("/favicon.ico")]
+    page_missing = list(dict.fromkeys(missing))
     if not page_missing:
         errors = [e for e in errors if not e.startswith("Failed to load resource")]
     res.problems += [f"missing: {u}" for u in page_missing]
@@ -168,8 +213,11 @@ def check_page(browser, base: str, page: str, max_script_mb: float) -> PageResul
     res.problems += [f"at {WIDE}px: {w}" for w in m["wide"]]
     res.problems += [f"image not loaded: {s}" for s in m["images"]]
     res.problems += [f"image without alt text (or a file hash as alt): {s}" for s in m["noalt"]]
-    if page_scroll > 1:
-        res.problems.append(f"at {NARROW}px: the page scrolls sideways by {page_scroll}px")
+    if not m["favicon"]:
+        res.problems.append("no favicon (link rel=icon): the browser asks for /favicon.ico")
+    if narrow["scroll"] > 1:
+        res.problems.append(f"at {NARROW}px: the page scrolls sideways by {narrow['scroll']}px")
+    res.problems += [f"at {NARROW}px: {p}" for p in narrow["problems"]]
     if res.script_mb > max_script_mb:
         res.problems.append(f"scripts: {res.script_mb:.1f} MB > {max_script_mb} MB")
     return res
@@ -206,7 +254,8 @@ def check(root: Path, patterns: list[str] | None = None, max_script_mb: float = 
     results = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS,
+                                         ignore_default_args=SHOW_SCROLLBARS)
             for page in pages:
                 results.append(check_page(browser, base, page, max_script_mb))
             if "search.html" in pages:
