@@ -110,12 +110,15 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; } || \
 	  echo "no chromium: make test-browser and make pdf need it (as root: apt-get install chromium)"
 
-# Every page of the built book in a real browser: console errors, math typeset, widths at 1280 px,
-# sideways scroll at 420 px, images loaded, script bytes (tools/browser_check.py).
+# Every page of the built book in a real browser, scroll bars shown: console errors, math typeset,
+# widths at 1280 px (code, outputs, tables, equations, inline formulas), a fresh load at 420 px
+# (sideways scroll, tables' first column, equations that scroll), favicon, images, script bytes
+# (tools/browser_check.py).
 test-browser: book
 	$(BIN)/python tools/browser_check.py _build/html
 
-# The whole book as one PDF, offline: the single-page HTML build printed by Chromium after MathJax.
+# The whole book as one PDF, offline: the single-page HTML build printed by Chromium after MathJax,
+# with a title page and contents; fails if anything runs past the page edge (tools/print_pdf.py).
 pdf: setup $(MATHJAX)
 	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --keep-going
 	$(BIN)/python tools/print_pdf.py _build/singlehtml _build/pdf/book.pdf
