@@ -73,3 +73,16 @@ def test_measure_reports_every_metric_in_range():
     for k in ("test_acc", "ece", "fgsm_acc", "pgd_acc"):
         assert 0.0 <= out[k] <= 1.0, k
     assert out["test_nll"] > 0
+
+
+def test_deformations_match_their_kind_and_are_seeded():
+    x = torch.zeros(4, 1, 8, 8)
+    x[:, :, 2:6, 3:5] = 1.0
+    a, b = benefit.deformed_sets(x, 0), benefit.deformed_sets(x, 0)
+    assert list(a) == [name for name, _, _ in benefit.DEFORMATIONS]
+    assert all(torch.equal(a[k], b[k]) and a[k].shape == x.shape for k in a)
+    assert not torch.equal(a["Rotation U(-40, 40)"], x)           # it moves the pixels
+    small = benefit.deform(x, "zoom", 1.4, torch.Generator().manual_seed(0))
+    assert small.sum() < x.sum()                                   # zoom out shrinks the digit
+    with pytest.raises(ValueError, match="kind"):
+        benefit.deform(x, "twist", 1.0, torch.Generator())

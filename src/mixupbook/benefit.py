@@ -120,3 +120,39 @@ register(Regime("digits_noise_40", "600 digits, 40% of labels redrawn", "digits"
 register(Regime("digits_small", "120 clean digits", "digits", n_train=120))
 register(Regime("mnist1d_noise_20", "1000 MNIST-1D signals, 20% of labels redrawn", "mnist1d", label_noise=0.2,
                 n_train=1000, dataset_kwargs=(("num_samples", 2000),)))
+
+
+# The deformed test sets of Zou et al.'s Table 8 (rotation, shearing, zoom), as (name, kind, size).
+DEFORMATIONS = (
+    ("Rotation U(-20, 20)", "rotate", 20.0),
+    ("Rotation U(-40, 40)", "rotate", 40.0),
+    ("Shearing U(-28.6, 28.6)", "shear", 28.6),
+    ("Shearing U(-57.3, 57.3)", "shear", 57.3),
+    ("Zoom In (60% rescale)", "zoom", 0.6),
+    ("Zoom In (80% rescale)", "zoom", 0.8),
+    ("Zoom Out (120% rescale)", "zoom", 1.2),
+    ("Zoom Out (140% rescale)", "zoom", 1.4),
+)
+
+
+def deform(x: torch.Tensor, kind: str, size: float, generator: torch.Generator) -> torch.Tensor:
+    """Images ``x`` (N, C, H, W), each rotated or sheared by U(-size, size) degrees, or zoomed by 1/size."""
+    import torchvision.transforms.functional as TF
+    if kind not in ("rotate", "shear", "zoom"):
+        raise ValueError(f"kind: unknown {kind!r}; valid: ['rotate', 'shear', 'zoom']")
+    if x.dim() != 4:
+        raise ValueError(f"x: images (N, C, H, W), got shape {tuple(x.shape)}")
+    u = (2 * torch.rand(len(x), generator=generator, dtype=torch.float64) - 1) * size
+    out = []
+    for k in range(len(x)):
+        angle = float(u[k]) if kind == "rotate" else 0.0
+        shear = [float(u[k]), 0.0] if kind == "shear" else [0.0, 0.0]
+        scale = 1.0 / size if kind == "zoom" else 1.0
+        out.append(TF.affine(x[k], angle=angle, translate=[0, 0], scale=scale, shear=shear))
+    return torch.stack(out)
+
+
+def deformed_sets(x: torch.Tensor, seed: int) -> dict:
+    """``{name: deformed copy of x}`` for every set of ``DEFORMATIONS``, drawn from ``seed``."""
+    gen = torch.Generator().manual_seed(int(seed))
+    return {name: deform(x, kind, size, gen) for name, kind, size in DEFORMATIONS}
