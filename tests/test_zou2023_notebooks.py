@@ -23,10 +23,10 @@ def test_e5_paper_scale_dry_run(tmp_path):
 def test_e6_to_e9_paper_scale_dry_run(tmp_path):
     text = _dry_run(tmp_path, "05_images")
     # Tables 1a, 1b, 2a (3 models x 3 methods each), 2b (3 x 3), 3 (3 x 3), Table 7's ERM+R, Table 8 (4),
-    # the authors' README recipe of mixupe_code and the book's fused form (1 each);
+    # the authors' README recipe of mixupe_code, the book's fused form and the eta = 0 clean-pass arm (1 each);
     # CoAtNet-0 (3 configurations) only where timm is installed
     timm = importlib.util.find_spec("timm") is not None
-    assert f"dry run: {52 if timm else 49} configuration(s) valid" in text
+    assert f"dry run: {53 if timm else 50} configuration(s) valid" in text
     for needle in ["dataset=cifar10 ", "dataset=cifar100 ", "dataset=svhn ", "dataset=tiny_imagenet ",
                    "dataset=imagenet ", "model=wrn28_10 ", "model=vit_b_16 ", "epochs=400", "epochs=800", "'threshold': 1.0", "'fused': False", "'fused': True",
                    "'mix': False"] + (["model=coatnet_0 "] if timm else []):
