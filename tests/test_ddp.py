@@ -77,8 +77,8 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     for p in procs:
         p.join(timeout=120)
     assert all(p.exitcode == 0 for p in procs), [errors.get() for _ in range(errors.qsize())]
-    one = torch.load(tmp_path / "one.pt")
-    ranks = [torch.load(tmp_path / f"ddp.pt.rank{r}") for r in range(2)]
+    one = torch.load(tmp_path / "one.pt", weights_only=True)
+    ranks = [torch.load(tmp_path / f"ddp.pt.rank{r}", weights_only=True) for r in range(2)]
     torch.manual_seed(CONFIG["seed"])
     init = build_model("mlp", 2, (5,)).state_dict()
     for k in one:

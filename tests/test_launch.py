@@ -52,9 +52,12 @@ def _pair(tmp_path) -> Path:
     return tmp_path / SMALL.name
 
 
-def test_launch_cell_goes_first_in_notebook_and_twin_once(tmp_path):
+def test_launch_cell_goes_first_in_notebook_and_twin_once(tmp_path, monkeypatch):
     import jupytext
 
+    # where the cell goes, not what it pins (tests/test_paper_scale_safety.py): HEAD counts as holding
+    # the working tree's library even while src/ has uncommitted changes
+    monkeypatch.setattr(add_launch_cell, "library_matches", lambda ref: True)
     nb_path = _pair(tmp_path)
     stale = add_launch_cell.cell_source("https://example.org/a-fork", "dev")
     add_launch_cell.add_to_ipynb(nb_path, stale)             # a cell from another URL is replaced

@@ -27,7 +27,8 @@ CONFIG = ("ExperimentConfig(name='tiny', dataset='gaussian_clouds', dataset_kwar
 
 def _tiny_notebook(folder: Path) -> Path:
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("seed = 0\nresults_dir = 'results'\nkill = False\ndry_run = False\n")
+    params = nbformat.v4.new_code_cell("seed = 0\nresults_dir = 'results'\nkill = False\ndry_run = False\n"
+                                       "alpha = 1.0\ndataset = ''\n")   # load_spec checks grid keys against these
     params.metadata["tags"] = ["parameters"]
     body = ("import os, signal, torch\nfrom mixupbook.experiment import ExperimentConfig, run\n"
             "torch.set_num_threads(1)\n"

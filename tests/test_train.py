@@ -79,7 +79,7 @@ def test_paper_recipe_resumes_exactly_with_optimizer_warmup_and_average_state(tm
     ckpt = tmp_path / "run.pt"
     data, model2, obj = _setup()
     fit(model2, obj, data, cfg, device="cpu", seed=3, checkpoint=ckpt, progress=False, stop_after=2)
-    state = torch.load(ckpt, weights_only=False)
+    state = torch.load(ckpt, weights_only=True)
     assert state["ema"] is not None and "exp_avg_sq" in str(state["optimizer"]["state"][0].keys())
     data, model2, obj = _setup()
     resumed = fit(model2, obj, data, cfg, device="cpu", seed=3, checkpoint=ckpt, progress=False)

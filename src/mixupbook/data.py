@@ -8,7 +8,11 @@ Paper scale: CIFAR-10/100, SVHN, STL-10, MNIST, FashionMNIST, KMNIST, read here 
 the files torchvision's downloaders write (``download=True`` fetches them with
 torchvision on a machine with internet). A missing file raises ``FileNotFoundError``
 naming where we looked and how to get it. ``tests/test_data.py`` writes tiny files
-in each on-disk format and reads them back.
+in each on-disk format and reads them back. Each download-only set lists the ``files`` it
+needs (``missing_files``: what a dry run checks), and the CIFAR batches, which are pickles,
+are checked against torchvision's MD5 sums before they are unpickled.
+
+    python -m mixupbook.data download cifar10 svhn --root ~/data   # fetch with torchvision
 
 Every loader returns a ``Data``: tensors for train and test, images as uint8
 (N, C, H, W) with per-channel ``mean``/``std`` applied later (on the device, per
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -77,15 +82,17 @@ class Data:
 
 
 def register(name: str, offline: bool, where: str = "", shape: tuple | None = None,
-             num_classes: int | None = None, n_train: int | None = None):
+             num_classes: int | None = None, n_train: int | None = None, files: tuple = ()):
     """Register ``fn(root, download, seed, **kw) -> Data``.
 
     Download-only sets also give ``where`` (their file layout under root) and their
-    ``shape``, ``num_classes`` and ``n_train``, so a dry run can plan without the files.
+    ``shape``, ``num_classes`` and ``n_train``, so a dry run can plan without the files, and
+    ``files``: every path under root the loader reads (``a|b``: either; a trailing ``/``: a
+    non-empty folder), which ``missing_files`` checks.
     """
     def deco(fn):
         DATASETS[name] = {"fn": fn, "offline": offline, "where": where, "shape": shape,
-                          "num_classes": num_classes, "n_train": n_train}
+                          "num_classes": num_classes, "n_train": n_train, "files": tuple(files)}
         return fn
     return deco
 
@@ -106,9 +113,44 @@ def dataset_path(name: str, root: str | os.PathLike) -> Path | None:
     return Path(root).expanduser() / where if where else None
 
 
+def missing_files(name: str, root: str | os.PathLike) -> list[Path]:
+    """The files (or folders) of a download-only dataset that are not under ``root`` (``[]``: complete)."""
+    check_dataset_name(name)
+    root = Path(root).expanduser()
+    out = []
+    for spec in DATASETS[name]["files"]:
+        options = [root / p for p in spec.split("|")]
+        if spec.endswith("/"):
+            ok = any(p.is_dir() and any(p.iterdir()) for p in options)
+        else:
+            ok = any(p.is_file() and p.stat().st_size > 0 for p in options)
+        if not ok:
+            out.append(options[0])
+    return out
+
+
 def dataset_available(name: str, root: str | os.PathLike) -> bool:
+    """Whether every file a dataset needs is under ``root`` (offline sets: always)."""
+    return dataset_path(name, root) is None or not missing_files(name, root)
+
+
+def data_status(name: str, root: str | os.PathLike) -> str:
+    """What a dry run says about a dataset's files: offline, present, or which are missing and how to get them."""
     path = dataset_path(name, root)
-    return path is None or path.exists()
+    if path is None:
+        return "offline (generated or shipped)"
+    missing = missing_files(name, root)
+    if not missing:
+        return f"{path} (present: {len(DATASETS[name]['files'])} files)"
+    return (f"{path} (MISSING {len(missing)} of {len(DATASETS[name]['files'])} files, e.g. {missing[0]}: "
+            f"{fetch_hint(name, root)})")
+
+
+def fetch_hint(name: str, root: str | os.PathLike) -> str:
+    if name in FOLDER_SETS:
+        return f"download=True cannot fetch {name}: get it from its site (book/scale: Reproducing at scale)"
+    return (f"python -m mixupbook.data download {name} --root {root} on a machine with internet, or copy "
+            f"the files torchvision's downloader writes there")
 
 
 def load_dataset(name: str, root: str | os.PathLike = "data", download: bool = False, seed: int = 0,
@@ -135,11 +177,22 @@ def with_label_noise(data: Data, fraction: float, seed: int) -> Data:
     return Data(data.name, data.x_train, y, data.x_test, data.y_test, data.num_classes, data.mean, data.std, meta)
 
 
-def _missing(name: str, path: Path, download: bool) -> FileNotFoundError:
+def _missing(name: str, path: Path, download: bool, root: Path) -> FileNotFoundError:
     how = ("the download did not produce it" if download else
-           f"run once with download=True (e.g. papermill -p download True) on a machine with internet, "
-           f"or copy the files torchvision's {name} downloader writes to that place")
+           f"fetch it with `python -m mixupbook.data download {name} --root {root}` on a "
+           f"machine with internet, or copy the files torchvision's {name} downloader writes to that place")
     return FileNotFoundError(f"dataset {name!r} not found: looked for {path}; {how}")
+
+
+def _read(path: Path, name: str, root: Path, read):
+    """``read()``, or a ``ValueError`` naming ``path`` and the remedy when the file cannot be parsed
+    (truncated, damaged): what a bare numpy, gzip or scipy error would not say."""
+    try:
+        return read()
+    except Exception as e:  # noqa: BLE001  (gzip, numpy, scipy: each raises its own kind)
+        raise ValueError(f"{path}: cannot be read as part of {name} ({type(e).__name__}: {e}); it is truncated or "
+                         f"damaged: delete it and fetch it again (python -m mixupbook.data download {name} "
+                         f"--root {root})") from None
 
 
 def _torchvision_download(cls_name: str, root: Path, **kwargs) -> None:
@@ -263,19 +316,50 @@ def _mnist1d_arrays(num_samples: int, seed: int):
 
 # ---------------------------------------------------------------- torchvision on-disk formats
 CIFAR_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+# torchvision's MD5 sums of the CIFAR batches (torchvision.datasets.CIFAR10/CIFAR100 train_list,
+# test_list): the batches are pickles, and a pickle is checked before it is unpickled.
+CIFAR_MD5 = {
+    "cifar-10-batches-py/data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "cifar-10-batches-py/data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "cifar-10-batches-py/data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "cifar-10-batches-py/data_batch_4": "634d18415352ddfa80567beed471001a",
+    "cifar-10-batches-py/data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "cifar-10-batches-py/test_batch": "40351d587109b95175f43aff81a1287e",
+    "cifar-100-python/train": "16019d7e3df5f24257cddd939b257f8d",
+    "cifar-100-python/test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+}
+
+
+def md5(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_md5(path: Path, expected: str, name: str, root: Path) -> None:
+    """``ValueError`` naming the file and the remedy when its MD5 is not ``expected``."""
+    got = md5(path)
+    if got != expected:
+        raise ValueError(f"{path}: MD5 {got}, torchvision's {name} file has {expected}: the file is truncated, "
+                         f"damaged or not the original, and is not unpickled. Delete {path.parent} and fetch it "
+                         f"again (python -m mixupbook.data download {name} --root {root}).")
 
 
 def _cifar(root: Path, download: bool, folder: str, files: dict, label_key: bytes, name: str, classes: int,
            tv: str) -> Data:
     path = root / folder
-    if download and not path.exists():
+    if download and missing_files(name, root):
         _torchvision_download(tv, root)
-    if not path.exists():
-        raise _missing(name, path, download)
+    missing = missing_files(name, root)
+    if missing:
+        raise _missing(name, missing[0], download, root)
 
     def read(names):
         xs, ys = [], []
         for f in names:
+            check_md5(path / f, CIFAR_MD5[f"{folder}/{f}"], name, root)
             with open(path / f, "rb") as fh:
                 d = pickle.load(fh, encoding="bytes")
             xs.append(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
@@ -287,14 +371,15 @@ def _cifar(root: Path, download: bool, folder: str, files: dict, label_key: byte
     return Data(name, xtr, ytr, xte, yte, classes, *CIFAR_STATS)
 
 
-@register("cifar10", offline=False, where="cifar-10-batches-py", shape=(3, 32, 32), num_classes=10, n_train=50000)
+@register("cifar10", offline=False, where="cifar-10-batches-py", shape=(3, 32, 32), num_classes=10, n_train=50000,
+          files=[f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)] + ["cifar-10-batches-py/test_batch"])
 def cifar10(root, download=False, seed=0):
     files = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
     return _cifar(root, download, "cifar-10-batches-py", files, b"labels", "cifar10", 10, "CIFAR10")
 
 
 @register("cifar100", offline=False, where="cifar-100-python", shape=(3, 32, 32), num_classes=100,
-          n_train=50000)
+          n_train=50000, files=["cifar-100-python/train", "cifar-100-python/test"])
 def cifar100(root, download=False, seed=0):
     files = {"train": ["train"], "test": ["test"]}
     return _cifar(root, download, "cifar-100-python", files, b"fine_labels", "cifar100", 100, "CIFAR100")
@@ -321,9 +406,9 @@ def _mnist_like(root: Path, download: bool, tv: str, name: str) -> Data:
         for cand in (raw / stem, raw / f"{stem}.gz"):
             if cand.exists():
                 return cand
-        raise _missing(name, raw / stem, download)
+        raise _missing(name, raw / stem, download, root)
 
-    arr = {k: read_idx(find(s)) for k, s in stems.items()}
+    arr = {k: _read(p, name, root, lambda p=p: read_idx(p)) for k, p in ((k, find(s)) for k, s in stems.items())}
     x_tr = torch.from_numpy(arr["xtr"])[:, None]
     x_te = torch.from_numpy(arr["xte"])[:, None]
     mean = float(x_tr.float().mean() / 255)
@@ -332,11 +417,14 @@ def _mnist_like(root: Path, download: bool, tv: str, name: str) -> Data:
 
 
 for _tv, _name in [("MNIST", "mnist"), ("FashionMNIST", "fashion_mnist"), ("KMNIST", "kmnist")]:
-    register(_name, offline=False, where=f"{_tv}/raw", shape=(1, 28, 28), num_classes=10, n_train=60000)(
+    register(_name, offline=False, where=f"{_tv}/raw", shape=(1, 28, 28), num_classes=10, n_train=60000,
+             files=[f"{_tv}/raw/{s}|{_tv}/raw/{s}.gz" for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                                                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")])(
         lambda root, download=False, seed=0, _tv=_tv, _name=_name: _mnist_like(root, download, _tv, _name))
 
 
-@register("svhn", offline=False, where="train_32x32.mat", shape=(3, 32, 32), num_classes=10, n_train=73257)
+@register("svhn", offline=False, where="train_32x32.mat", shape=(3, 32, 32), num_classes=10, n_train=73257,
+          files=["train_32x32.mat", "test_32x32.mat"])
 def svhn(root, download=False, seed=0):
     """SVHN cropped digits (train and test .mat files; label 10 means digit 0)."""
     from scipy.io import loadmat
@@ -347,8 +435,8 @@ def svhn(root, download=False, seed=0):
         if download and not path.exists():
             _torchvision_download("SVHN", root, split=split)
         if not path.exists():
-            raise _missing("svhn", path, download)
-        m = loadmat(path)
+            raise _missing("svhn", path, download, root)
+        m = _read(path, "svhn", root, lambda: loadmat(path))
         x = torch.from_numpy(np.ascontiguousarray(np.transpose(m["X"], (3, 2, 0, 1))))
         y = _long(m["y"].reshape(-1) % 10)
         out[split] = (x, y)
@@ -356,19 +444,25 @@ def svhn(root, download=False, seed=0):
     return Data("svhn", *out["train"], *out["test"], 10, *stats)
 
 
-@register("stl10", offline=False, where="stl10_binary", shape=(3, 96, 96), num_classes=10, n_train=5000)
+@register("stl10", offline=False, where="stl10_binary", shape=(3, 96, 96), num_classes=10, n_train=5000,
+          files=[f"stl10_binary/{f}" for f in ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin")])
 def stl10(root, download=False, seed=0):
     """STL-10 labelled splits (96x96; the binary files torchvision's STL10 writes)."""
     path = root / "stl10_binary"
-    if download and not path.exists():
+    if download and missing_files("stl10", root):
         _torchvision_download("STL10", root)
-    if not path.exists():
-        raise _missing("stl10", path, download)
+    missing = missing_files("stl10", root)
+    if missing:
+        raise _missing("stl10", missing[0], download, root)
 
     def read(split):
-        x = np.fromfile(path / f"{split}_X.bin", dtype=np.uint8).reshape(-1, 3, 96, 96).transpose(0, 1, 3, 2)
-        y = np.fromfile(path / f"{split}_y.bin", dtype=np.uint8).astype(np.int64) - 1
-        return torch.from_numpy(np.ascontiguousarray(x)), _long(y)
+        xf, yf = path / f"{split}_X.bin", path / f"{split}_y.bin"
+        x = _read(xf, "stl10", root, lambda: np.fromfile(xf, dtype=np.uint8).reshape(-1, 3, 96, 96))
+        y = np.fromfile(yf, dtype=np.uint8).astype(np.int64) - 1
+        if len(y) != len(x):
+            raise ValueError(f"{yf}: {len(y)} labels for {len(x)} images in {xf.name}; a file is truncated: delete "
+                             f"{path} and fetch it again (python -m mixupbook.data download stl10 --root {root})")
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 1, 3, 2))), _long(y)
 
     stats = ((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713))
     return Data("stl10", *read("train"), *read("test"), 10, *stats)
@@ -398,8 +492,58 @@ def _image_folder(root: Path, folder: str, name: str, num_classes: int, image_si
                 meta={"image_size": image_size})
 
 
+FOLDER_SETS = ("tiny_imagenet", "imagenet")
 register("tiny_imagenet", offline=False, where="tiny-imagenet-200", shape=(3, 64, 64), num_classes=200,
-         n_train=100000)(lambda root, download=False, seed=0: _image_folder(root, "tiny-imagenet-200",
+         n_train=100000, files=["tiny-imagenet-200/train/", "tiny-imagenet-200/val/"])(lambda root, download=False, seed=0: _image_folder(root, "tiny-imagenet-200",
                                                                            "tiny_imagenet", 200, 64))
-register("imagenet", offline=False, where="imagenet", shape=(3, 224, 224), num_classes=1000, n_train=1281167)(
+register("imagenet", offline=False, where="imagenet", shape=(3, 224, 224), num_classes=1000, n_train=1281167,
+         files=["imagenet/train/", "imagenet/val/"])(
     lambda root, download=False, seed=0: _image_folder(root, "imagenet", "imagenet", 1000, 224))
+
+
+# ---------------------------------------------------------------- fetching
+TORCHVISION = {"cifar10": [("CIFAR10", {})], "cifar100": [("CIFAR100", {})], "mnist": [("MNIST", {})],
+               "fashion_mnist": [("FashionMNIST", {})], "kmnist": [("KMNIST", {})],
+               "svhn": [("SVHN", {"split": "train"}), ("SVHN", {"split": "test"})],
+               "stl10": [("STL10", {"split": "train"}), ("STL10", {"split": "test"})]}
+
+
+def download(name: str, root: str | os.PathLike = "data") -> Path:
+    """Fetch a download-only dataset with torchvision's downloader (it checks MD5 sums) into ``root``."""
+    check_dataset_name(name)
+    if name not in TORCHVISION:
+        raise ValueError(f"download: {name!r} " + ("is offline (nothing to fetch)" if DATASETS[name]["offline"]
+                         else "cannot be fetched here: get it from its site (book/scale: Reproducing at scale)")
+                         + f"; valid: {sorted(TORCHVISION)}")
+    root = Path(root).expanduser()
+    for cls, kwargs in TORCHVISION[name]:
+        _torchvision_download(cls, root, **kwargs)
+    missing = missing_files(name, root)
+    if missing:
+        raise FileNotFoundError(f"dataset {name!r}: the download left {missing} missing under {root}")
+    return dataset_path(name, root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m mixupbook.data", description="Fetch or check download-only datasets.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    for cmd, text in [("download", "fetch with torchvision (needs internet)"), ("check", "list missing files")]:
+        p = sub.add_parser(cmd, help=text)
+        p.add_argument("names", nargs="+", help=f"any of {sorted(TORCHVISION) if cmd == 'download' else list_datasets(False)}")
+        p.add_argument("--root", default="data", help="the data_root the notebooks are given (default: data)")
+    args = ap.parse_args(argv)
+    bad = 0
+    for name in args.names:
+        if args.command == "download":
+            print(f"{name}: {download(name, args.root)}")
+        else:
+            status = data_status(name, args.root)
+            bad += "MISSING" in status
+            print(f"{name}: {status}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,9 +7,17 @@ A paper-scale notebook builds its ``ExperimentConfig`` list, then calls
 ``dry_run_stop(dry_run, configs)``: with ``dry_run=True`` it prints the plan of every
 config and turns each later cell into a no-op, so ``papermill -p dry_run True``
 finishes cleanly without training (the sweep's ``--dry-run`` relies on this).
+
+``setup`` also refuses a parameter papermill injected that the notebook does not declare (``-p
+alhpa 0.5`` names ``alhpa`` and the valid names instead of running with the default) and reads
+booleans strictly (``-r dry_run no`` is False; ``-r dry_run maybe`` is an error). At paper scale a
+sweep runs one seed per point: ``gather_seeds`` finds the seeds whose records its other points
+wrote to ``results_dir``, and ``enough_seeds`` says when statistics over seeds must wait for them.
 """
 from __future__ import annotations
 
+import ast
+import difflib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +25,7 @@ from pathlib import Path
 import torch
 
 from . import claims, cost
-from .experiment import SCALES, ExperimentConfig, plan
+from .experiment import SCALES, ExperimentConfig, as_bool, check_writable, plan, seed_records
 from .plots import set_style
 from .train import resolve_device
 
@@ -69,14 +77,18 @@ def setup(scale: str = "book", device: str = "auto", seed: int = 0, data_root: s
     again instead of reading old records), ``results/<chapter>`` of the repository at
     paper scale (kept, and read by the paper-tables page).
     """
+    check_injected_parameters()
     if scale not in SCALES:
         raise ValueError(f"scale: unknown {scale!r}; valid: {list(SCALES)}")
-    if not isinstance(seed, int) or seed < 0:
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    dry_run = as_bool("dry_run", dry_run)
     dev = resolve_device(device)
     if results_dir is None:
         results_dir = (str(repo_root() / "results" / chapter) if scale == "paper"
                        else tempfile.mkdtemp(prefix=f"mixupbook-{chapter}-"))
+    if scale == "paper" and not dry_run:
+        check_writable(results_dir)   # before any work, not after the first epoch
     root = Path(data_root).expanduser()
     if not root.is_absolute():
         root = repo_root() / root
@@ -86,7 +98,74 @@ def setup(scale: str = "book", device: str = "auto", seed: int = 0, data_root: s
         # stored outputs reproduce (exactly under the pin, within mixupbook.compare's rule elsewhere).
         torch.set_num_threads(1)
     torch.manual_seed(seed)
-    return Context(scale, dev, seed, str(root), str(results_dir), bool(dry_run), chapter)
+    return Context(scale, dev, seed, str(root), str(results_dir), dry_run, chapter)
+
+
+def _assigned(source: str) -> dict:
+    """``{name: value node}`` of the top-level assignments of a cell's source."""
+    out = {}
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+            if isinstance(node, ast.AnnAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Name):
+                out[t.id] = node.value
+    return out
+
+
+def check_injected_parameters() -> None:
+    """Refuse parameters papermill injected that the notebook's ``parameters`` cell does not declare,
+    and read injected booleans strictly.
+
+    Papermill only warns about an unknown name (``-p alhpa 0.5``) and runs with the default; here it
+    is a ``ValueError`` naming it, the nearest valid name and every valid one. A parameter whose
+    default is ``True``/``False`` given as text (``-r dry_run no``) is read as a boolean
+    (``as_bool``) in the notebook's namespace, or refused. Outside papermill (no injected cell) this
+    does nothing.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    hist = list(ip.history_manager.input_hist_raw)
+    at = next((i for i in range(len(hist) - 1, 0, -1) if hist[i].split("\n", 1)[0].strip() == "# Parameters"), None)
+    if at is None:
+        return
+    try:
+        injected, declared = _assigned(hist[at]), _assigned(hist[at - 1])
+    except SyntaxError:
+        return
+    unknown = sorted(set(injected) - set(declared))
+    if unknown:
+        hints = [f"{u!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, declared, n=1)) else repr(u)
+                 for u in unknown]
+        raise ValueError(f"parameters: unknown {', '.join(hints)}; this notebook's parameters are "
+                         f"{sorted(declared)}")
+    for name, default in declared.items():
+        if name in injected and isinstance(default, ast.Constant) and isinstance(default.value, bool):
+            ip.user_ns[name] = as_bool(name, ip.user_ns.get(name))
+
+
+def gather_seeds(configs: list[ExperimentConfig], suffix: str = "") -> list[int]:
+    """The seeds at which every configuration of ``configs`` has a record under its ``results_dir``
+    (``experiment.seed_records``): at paper scale, every seed a sweep's points have finished."""
+    found = [set(seed_records(c, suffix)) for c in configs]
+    return sorted(set.intersection(*found)) if found else []
+
+
+def enough_seeds(seeds, what: str = "statistics over seeds and claims", need: int = 2) -> bool:
+    """True with at least ``need`` seeds; otherwise print that ``what`` is skipped, and why."""
+    seeds = list(seeds)
+    if len(seeds) >= need:
+        return True
+    print(f"{what}: skipped, records of {len(seeds)} seed(s) {seeds} found and a standard error needs at "
+          f"least {need}. A paper-scale sweep trains one seed per point: run its other points "
+          "(python -m mixupbook.sweep experiments/SPEC.yaml); this notebook then reads every seed's "
+          "records from results_dir.")
+    return False
 
 
 def dry_run_stop(dry_run: bool, configs: list[ExperimentConfig], seeds: list[int] | None = None) -> None:

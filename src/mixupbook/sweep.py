@@ -21,15 +21,23 @@ ends with the record an uninterrupted run writes (``tests/test_sweep.py``).
 ``--dry-run`` executes every grid point with ``dry_run=True`` (the notebook
 validates its configs, prints its plan and stops) and estimates a range of GPU-hours
 from the planned FLOPs and ATen operations at assumed rates (``cost.estimate_hours``).
+
+``load_spec`` checks the keys of ``parameters`` and ``grid`` against the notebook's own
+parameters (``papermill.inspect_notebook``): a misspelt name fails before any work instead of
+running with the default. Each point's papermill process runs in a process group of its own and
+dies with the sweep (``kill -9`` included, on Linux); its kernel exits when papermill does, and
+``experiment.run`` locks a run while it trains, so a second sweep on the same point refuses.
 """
 from __future__ import annotations
 
 import argparse
+import difflib
 import itertools
 import json
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -40,6 +48,7 @@ from pathlib import Path
 import yaml
 
 from . import cost
+from .experiment import RunLock
 from .notebook import repo_root
 from .results import write_json_atomic
 
@@ -67,13 +76,40 @@ def load_spec(path: str | os.PathLike) -> dict:
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
         raise ValueError(f"{path}: 'seeds' must be a non-empty list of integers >= 0, got {seeds!r}")
     fixed = spec.get("parameters") or {}
+    if not isinstance(fixed, dict):
+        raise ValueError(f"{path}: 'parameters' must map parameter names to values, got {fixed!r}")
     clash = sorted(set(fixed) & (set(grid) | {"seed"}))
     if clash:
         raise ValueError(f"{path}: {clash} set both in 'parameters' and in 'grid'/'seeds'")
+    check_parameters(path, nb, {"parameters": fixed, "grid": grid})
     chapter = nb.parent.name
     return {"name": path.stem, "path": path, "root": root, "notebook": nb, "parameters": fixed, "grid": grid,
             "seeds": seeds, "results_dir": str(root / spec.get("results_dir", f"results/{chapter}")),
             "paper": spec.get("paper", "")}
+
+
+def notebook_parameters(nb: Path) -> set[str]:
+    """The names the notebook's ``parameters`` cell declares (``papermill.inspect_notebook``)."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(nb)))
+
+
+def check_parameters(path: Path, nb: Path, sections: dict) -> None:
+    """Every key of the spec's ``parameters`` and ``grid`` must be a parameter of the notebook, and
+    the notebook must take the ``seed`` and ``results_dir`` the sweep passes to every point."""
+    declared = notebook_parameters(nb)
+    lacking = sorted({"seed", "results_dir"} - declared)
+    if lacking:
+        raise ValueError(f"{path}: notebook {nb.name} has no parameter {lacking}, which the sweep sets for "
+                         f"every point; its parameters: {sorted(declared)}")
+    for section, keys in sections.items():
+        unknown = sorted(set(keys) - declared)
+        if unknown:
+            hints = [f"{u!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, declared, n=1))
+                     else repr(u) for u in unknown]
+            raise ValueError(f"{path}: {section}: unknown {', '.join(hints)}; the parameters of {nb.name} are "
+                             f"{sorted(declared)}")
 
 
 def run_list(path: str | os.PathLike) -> list[dict]:
@@ -124,38 +160,101 @@ def point_id(point: dict) -> str:
     return re.sub(r"[^A-Za-z0-9_.=,-]", "_", ",".join(f"{k}={point[k]}" for k in sorted(point)))
 
 
+# A papermill child, started through this: on Linux it asks the kernel to send it SIGKILL when its
+# parent (the sweep's worker thread) dies, so a sweep killed by any signal, -9 included, takes its
+# points with it (the notebook kernel exits when papermill does: ipykernel polls its parent).
+_LAUNCH = ("import ctypes, os, signal, sys\n"
+           "if sys.platform.startswith('linux'):\n"
+           "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG\n"
+           "    if os.getppid() != int(sys.argv[1]): sys.exit(1)  # the sweep died before prctl\n"
+           "os.execv(sys.executable, [sys.executable, '-m', 'papermill', *sys.argv[2:]])\n")
+_CHILDREN: set = set()          # live papermill processes, each the leader of its process group
+_CHILDREN_LOCK = threading.Lock()
+_STOP = threading.Event()        # set when the sweep is stopped: no worker starts another point
+
+
+def kill_children(sig: int = signal.SIGTERM) -> None:
+    """Stop the sweep: no new point starts, and the process group of every live papermill child
+    gets ``sig`` (their kernels follow)."""
+    _STOP.set()
+    with _CHILDREN_LOCK:
+        procs = list(_CHILDREN)
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def run_point(spec: dict, point: dict, out_dir: Path, device: str | None) -> dict:
-    """Execute one point with papermill in a fresh process; write the done marker on success."""
+    """Execute one point with papermill in a fresh process; write the done marker on success.
+
+    The papermill process leads a process group of its own and dies with the sweep (``_LAUNCH``)."""
     params = {**spec["parameters"], **point, "results_dir": spec["results_dir"]}
     if device is not None:
         params["device"] = device
     pid = point_id(point)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "papermill", str(spec["notebook"]), str(out_dir / f"{pid}.ipynb"),
-                           "--cwd", str(spec["notebook"].parent), "-y", yaml.safe_dump(params),
-                           "--no-progress-bar"], capture_output=True, text=True)
+    try:
+        lock = RunLock(out_dir / f".{pid}.lock").__enter__()   # one sweep per point at a time
+    except RuntimeError as e:
+        return {"point": point, "parameters": params, "device": device, "seconds": 0.0, "ok": False,
+                "notebook": str(out_dir / f"{pid}.ipynb"), "error": f"point {pid}: {e}"}
+    try:
+        return _run_locked(spec, point, params, pid, out_dir, device, t0)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _run_locked(spec, point, params, pid, out_dir, device, t0) -> dict:
+    args = [str(spec["notebook"]), str(out_dir / f"{pid}.ipynb"), "--cwd", str(spec["notebook"].parent),
+            "-y", yaml.safe_dump(params), "--no-progress-bar"]
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(os.getpid()), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    with _CHILDREN_LOCK:
+        _CHILDREN.add(proc)
+        if _STOP.is_set():   # stopped while this one started
+            os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        _, stderr = proc.communicate()
+    finally:
+        with _CHILDREN_LOCK:
+            _CHILDREN.discard(proc)
+        if proc.poll() is None:   # interrupted (KeyboardInterrupt, an error): the point goes with us
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     status = {"point": point, "parameters": params, "device": device, "seconds": round(time.time() - t0, 1),
               "ok": proc.returncode == 0, "notebook": str(out_dir / f"{pid}.ipynb")}
     if proc.returncode == 0:
         write_json_atomic(status, out_dir / f"{pid}.done.json")
     else:
-        status["error"] = proc.stderr[-2000:]
+        status["error"] = stderr[-2000:]
     return status
+
+
+def is_done(marker: Path) -> bool:
+    """Whether a point's done marker is a complete marker of a successful run (not a truncated file)."""
+    try:
+        st = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(st, dict) and st.get("ok") is True
 
 
 def run_sweep(spec: dict, devices: list[str | None], out_dir: Path, log=print) -> list[dict]:
     """Run every unfinished point, one worker thread (and papermill process) per device."""
+    _STOP.clear()
     todo = queue.Queue()
     for p in points(spec):
-        if (out_dir / f"{point_id(p)}.done.json").exists():
+        if is_done(out_dir / f"{point_id(p)}.done.json"):
             log(f"skip (finished): {point_id(p)}")
         else:
             todo.put(p)
     results, lock = [], threading.Lock()
 
     def worker(device):
-        while True:
+        while not _STOP.is_set():
             try:
                 p = todo.get_nowait()
             except queue.Empty:
@@ -226,7 +325,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     devices = [None] if not args.devices else [f"cuda:{int(d)}" for d in args.devices.split(",")]
     out = Path(args.out) if args.out else spec["root"] / "results" / "sweeps" / spec["name"]
-    results = run_sweep(spec, devices, out)
+
+    def stop(signum, frame):   # SIGTERM, SIGINT, SIGHUP: the points running now stop with the sweep
+        kill_children(signal.SIGTERM)
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stop)
+    try:
+        results = run_sweep(spec, devices, out)
+    finally:
+        kill_children(signal.SIGKILL)
     failed = [r for r in results if not r["ok"]]
     for r in failed:
         print(f"FAILED {point_id(r['point'])}:\n{r['error']}", file=sys.stderr)

@@ -22,6 +22,7 @@ what gets evaluated. All of it is in the checkpoint, so resuming stays exact.
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -84,8 +85,8 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 0 (0 = full batch), got {self.batch_size!r}")
         if int(self.num_workers) < 0:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
         if not (isinstance(self.betas, (list, tuple)) and len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         if not 0 <= self.warmup_epochs < self.epochs:
@@ -199,15 +200,64 @@ def save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def load_checkpoint(path: str | os.PathLike, device) -> dict:
+    """A checkpoint written by ``fit``, read with ``weights_only=True`` (tensors and plain containers;
+    a pickle that would run code is refused). A file that cannot be read raises ``RuntimeError``
+    naming it and what to do."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:   # truncated (EOF, zip errors), foreign pickles (UnpicklingError), ...
+        raise RuntimeError(
+            f"{path}: cannot be loaded as a checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:300]}); "
+            "it is truncated, damaged or not written by mixupbook.train.fit (checkpoints are loaded with "
+            "weights_only=True, which refuses pickled code). Delete it to train this run from its first "
+            "epoch.") from None
+    needed = {"model", "optimizer", "scheduler", "generator", "torch_rng", "history", "epoch"}
+    if not isinstance(state, dict) or not needed <= set(state):
+        raise RuntimeError(f"{path}: not a checkpoint of mixupbook.train.fit (it lacks "
+                           f"{sorted(needed - set(state) if isinstance(state, dict) else needed)}). Delete it "
+                           "to train this run from its first epoch.")
+    return state
+
+
+def _check_finite_data(data: Data) -> None:
+    """Non-finite inputs (a NaN pixel of a float image set) make every later loss NaN: refuse them first."""
+    for split, x in (("x_train", data.x_train), ("x_test", data.x_test)):
+        if isinstance(x, torch.Tensor) and x.is_floating_point():
+            bad = ~torch.isfinite(x)
+            if bad.any():
+                first = int(bad.flatten(1).any(1).nonzero()[0]) if x.dim() > 1 else int(bad.nonzero()[0])
+                raise ValueError(f"{data.name}: {split} holds {int(bad.sum())} non-finite value(s) (the first in "
+                                 f"example {first}); training on them gives a NaN objective")
+
+
+def _diverged(what: str, value, epoch: int, cfg: TrainConfig, checkpoint, where: str = "") -> FloatingPointError:
+    kept = (f"the checkpoint of epoch {epoch - 1} is kept" if checkpoint is not None and epoch > 1
+            else "nothing is saved")
+    return FloatingPointError(
+        f"training diverged: {what} is {value} at epoch {epoch} of {cfg.epochs}{where}; the epoch is not saved "
+        f"({kept}, no record is written). Lower the learning rate (lr={cfg.lr:g}) or check the data for "
+        "non-finite values.")
+
+
 def fit(model, objective, data: Data, cfg: TrainConfig, *, device: str = "auto", seed: int = 0,
         checkpoint: str | os.PathLike | None = None, progress: bool = True,
-        stop_after: int | None = None) -> list[dict]:
+        stop_after: int | None = None, timing: dict | None = None) -> list[dict]:
     """Train ``model`` with ``objective`` on ``data``; return the per-epoch history.
 
     ``checkpoint``: a file written after every epoch and resumed from when present.
     ``stop_after``: return once this many epochs are done (simulates a kill, for tests).
+    ``timing``: a dict; ``timing["start"]`` (a ``time.perf_counter()`` value, default: now) starts
+    this segment's clock, and ``timing["wall_seconds"]`` is set to the wall time of every segment
+    of the run so far (earlier segments are kept in the checkpoint across resumes).
+
+    A non-finite objective or metric stops training with ``FloatingPointError`` naming the epoch
+    (and, for the objective, the first step whose loss was not finite); that epoch is not saved.
     """
     cfg.validate()
+    timing = {} if timing is None else timing
+    segment_start = timing.get("start", time.perf_counter())
+    previous_seconds = 0.0
     if cfg.engine == "device" and engine.is_folder(data):
         raise ValueError(f"engine: {data.name!r} is read from image files and does not fit on the device; "
                          "valid for it: ['classic']")
@@ -221,8 +271,9 @@ def fit(model, objective, data: Data, cfg: TrainConfig, *, device: str = "auto",
     sched = make_scheduler(opt, cfg, len(engine.chunks(torch.arange(n), bs, rank, world)))
     ema = make_ema(model, cfg)
     history, start = [], 0
+    _check_finite_data(data)
     if checkpoint is not None and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location=dev, weights_only=False)
+        state = load_checkpoint(checkpoint, dev)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -231,6 +282,7 @@ def fit(model, objective, data: Data, cfg: TrainConfig, *, device: str = "auto",
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         history, start = state["history"], state["epoch"]
+        previous_seconds = float(state.get("wall_seconds", 0.0))
     image = engine.is_folder(data) or data.is_image
     net = engine.prepare(model, dev, cfg, image)
     fast = engine.fast_path(dev, cfg) and cfg.channels_last and image
@@ -246,7 +298,7 @@ def fit(model, objective, data: Data, cfg: TrainConfig, *, device: str = "auto",
     for epoch in bar:
         if stop_after is not None and epoch >= stop_after:
             break
-        t0, model_loss, steps = time.perf_counter(), torch.zeros((), device=dev), 0
+        t0, model_loss, steps, losses = time.perf_counter(), torch.zeros((), device=dev), 0, []
         model.train()
         if cfg.engine == "device":
             perm = to_device(torch.randperm(n, generator=gen), dev)
@@ -265,20 +317,32 @@ def fit(model, objective, data: Data, cfg: TrainConfig, *, device: str = "auto",
             if per_step:
                 sched.step()
             model_loss += loss.detach()
+            losses.append(loss.detach())   # no sync: read only when the epoch's sum is not finite
             steps += 1
         if not per_step:
             sched.step()
         # the one host-device sync of the epoch: read the summed loss (averaged over ranks)
         objective_sum, steps = distributed.all_sum([float(model_loss), steps], dev)
+        if not math.isfinite(objective_sum):
+            local = torch.stack(losses).float().cpu() if losses else torch.zeros(0)
+            bad = (~torch.isfinite(local)).nonzero()
+            where = (f", first at step {int(bad[0]) + 1} of {len(losses)} (loss {float(local[bad[0]])})"
+                     + (f" on rank {rank}" if world > 1 else "")) if len(bad) else " (on another rank)"
+            raise _diverged("the objective", objective_sum / steps, epoch + 1, cfg, checkpoint, where)
         row = {"epoch": epoch + 1, "objective": objective_sum / steps, "lr": opt.param_groups[0]["lr"],
                "seconds": time.perf_counter() - t0}
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             with amp:
                 row.update(evaluate_splits(scored, data, cfg, dev))
+        for k, v in row.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise _diverged(k, v, epoch + 1, cfg, checkpoint)
         history.append(row)
         if checkpoint is not None and rank == 0:
             save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
                          "scheduler": sched.state_dict(), "generator": gen.get_state(),
                          "torch_rng": torch.get_rng_state(), "history": history, "epoch": epoch + 1,
-                         "ema": None if ema is None else ema.state_dict(), "config": asdict(cfg)}, checkpoint)
+                         "ema": None if ema is None else ema.state_dict(), "config": asdict(cfg),
+                         "wall_seconds": previous_seconds + time.perf_counter() - segment_start}, checkpoint)
+    timing["wall_seconds"] = previous_seconds + time.perf_counter() - segment_start
     return history
