@@ -76,23 +76,34 @@ def test_sweep_notebook_runs_its_post_training_cells_on_fabricated_records(noteb
     assert list((tmp_path / "results").rglob("*.json")), "no record was written or read"
 
 
-def test_readme_example_gathers_every_seed_of_the_sweep_and_waits_for_two(tmp_path):
-    """zhang2021/11 with experiments/zhang2021_fig1b.yaml: one seed per point. The first point says it
-    skips its statistics and claims; the next reads both points' records from results_dir."""
+def test_readme_example_sweep_finishes_every_point_gathering_its_seeds(tmp_path):
+    """The README's example, experiments/zhang2021_fig1b.yaml (zhang2021/11, one seed per point), run by
+    the sweep itself on fabricated runs: every point finishes; the first says it skips its statistics
+    and claims (one seed), the later ones read the records of the points before them."""
+    from fabricated_runs import _with_install_cell
+
+    from notebook_runs import outputs_text
+
     spec = SPECS["zhang2021_fig1b"]
     assert spec["notebook"] == "notebooks/zhang2021/11_fig1b_generalization_gap.ipynb"
-    assert len(spec["seeds"]) >= 2 and not spec.get("grid")
-    first, second = spec["seeds"][1], spec["seeds"][0]
-    text = execute_fabricated("zhang2021/11_fig1b_generalization_gap", tmp_path, tag="a", seed=first,
-                              **spec["parameters"] | {"scale": "paper"})
-    assert "mean over 1 seed(s)" in text
-    assert f"claims: skipped, records of 1 seed(s) [{first}]" in text and "paper scale: run" not in text
-    text = execute_fabricated("zhang2021/11_fig1b_generalization_gap", tmp_path, tag="b", seed=second,
-                              **spec["parameters"] | {"scale": "paper"})
-    assert "mean over 2 seed(s)" in text and "skipped" not in text
-    assert "[Z11 · paper scale: run]" in text and "2 seeds" in text
-    records = load_records(tmp_path / "results")
-    assert sorted({r["config"]["seed"] for r in records}) == sorted([first, second])
+    assert len(spec["seeds"]) >= 2 and not spec.get("grid") and spec["parameters"] == {"scale": "paper"}
+    (tmp_path / "_toc.yml").write_text("root: x\n")   # a copy of the book: the notebook with the fabrication cell
+    (tmp_path / "notebooks" / "zhang2021").mkdir(parents=True)
+    _with_install_cell(ROOT / spec["notebook"], tmp_path / spec["notebook"])
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "zhang2021_fig1b.yaml").write_text(yaml.safe_dump(spec))
+    loaded = sweep.load_spec(tmp_path / "experiments" / "zhang2021_fig1b.yaml")
+    results = sweep.run_sweep(loaded, [None], tmp_path / "sweeps", log=lambda s: None)
+    assert [r["ok"] for r in results] == [True] * len(spec["seeds"]), [r.get("error") for r in results]
+    texts = {r["point"]["seed"]: outputs_text(r["notebook"]) for r in results}
+    first, *later = spec["seeds"]
+    assert "mean over 1 seed(s)" in texts[first] and "paper scale: run" not in texts[first]
+    assert f"claims: skipped, records of 1 seed(s) [{first}]" in texts[first]
+    for k, s in enumerate(later, start=2):
+        assert f"mean over {k} seed(s)" in texts[s] and "skipped" not in texts[s]
+        assert "[Z11 · paper scale: run]" in texts[s] and f"{k} seeds" in texts[s]
+    records = load_records(tmp_path / "results" / "zhang2021")
+    assert sorted({r["config"]["seed"] for r in records}) == sorted(spec["seeds"])
 
 
 def test_gather_seeds_reads_only_this_configuration(tmp_path):
