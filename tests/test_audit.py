@@ -71,3 +71,23 @@ def test_fresh_seeds_append_to_a_current_audit_and_a_stale_one_is_refused(tmp_pa
     assert json.loads(claims.audit_path(tmp_path, nb).read_text()) == merged
     with pytest.raises(ValueError, match="stale"):
         audit.add_seeds(tmp_path, nb, {**first, "source_hash": "0"}, [14])
+
+
+def test_problems_finds_every_way_an_audit_fails_to_cover_the_stored_claims(tmp_path):
+    nb = _notebook(tmp_path)
+    assert audit.problems(tmp_path, nb) == [f"{nb.relative_to(tmp_path)}: no seed audit "
+                                            f"(make audit-seeds AUDIT='--notebooks {nb.relative_to(tmp_path)}')"]
+    meta = {"commit": "c0ffee", "date": "2026-12-07", "kernel": {}}
+    rec = audit.audit_notebook(tmp_path, nb, seeds=[11, 12], meta=meta)
+    assert audit.problems(tmp_path, nb) == []
+    path = claims.audit_path(tmp_path, nb)
+    for change, found in [
+        (lambda r: r["claims"]["claim-f1"]["held"].__setitem__(2, False), "held [True, True, False]"),
+        (lambda r: r["claims"]["claim-f1"].__setitem__("verdict", "fails"), "audited as 'fails'"),
+        (lambda r: r["claims"]["claim-f1-chosen"]["verdicts"].__setitem__(1, "holds narrowly"), "verdicts at"),
+        (lambda r: r.__setitem__("source_hash", "0"), "stale"),
+    ]:
+        broken = json.loads(json.dumps(rec))
+        change(broken)
+        path.write_text(json.dumps(broken))
+        assert any(found in e for e in audit.problems(tmp_path, nb)), found

@@ -133,31 +133,9 @@ def test_checklist_follows_a_changed_stored_evidence_value(tmp_path):
 def test_committed_seed_audit_is_fresh_for_holding_claims():
     """Every notebook with a checked claim has a current seed audit at which each such claim held with
     its stored verdict at every seed (make audit-seeds after every change to its code)."""
-    bad = []
-    for nb in sorted((ROOT / "notebooks").glob("*/[0-9]*.ipynb")):
-        sampled = [r for r in claims.notebook_claims(nb) if r["held"] is not None]   # every checked claim
-        recs = sampled
-        if not claims.is_audited(sampled):
-            continue
-        path = claims.audit_path(ROOT, nb)
-        if not path.exists():
-            bad.append(f"{nb.relative_to(ROOT)}: no seed audit (make audit-seeds AUDIT='--notebooks {nb.relative_to(ROOT)}')")
-            continue
-        audit = json.loads(path.read_text())
-        if audit["source_hash"] != claims.source_hash(nb):
-            bad.append(f"{nb.relative_to(ROOT)}: seed audit is stale")
-            continue
-        for r in recs:
-            held = audit["claims"].get(r["label"], {}).get("held", [])
-            if len(held) < 3 or not all(held):
-                bad.append(f"{nb.relative_to(ROOT)}: {r['label']} ({r['verdict']}) held {held}")
-        for r in sampled:   # the audited verdict is the stored one, and came out the same at every seed
-            audited = audit["claims"].get(r["label"], {})
-            if audited.get("verdict") != r["verdict"]:
-                bad.append(f"{nb.relative_to(ROOT)}: {r['label']} is {r['verdict']!r}, audited as {audited.get('verdict')!r}")
-            verdicts = audited.get("verdicts")   # audits since the verdicts field
-            if verdicts is not None and set(verdicts) - {None} != {r["verdict"]}:
-                bad.append(f"{nb.relative_to(ROOT)}: {r['label']} verdicts at the audit seeds: {verdicts}")
+    from mixupbook import audit
+
+    bad = [e for nb in sorted((ROOT / "notebooks").glob("*/[0-9]*.ipynb")) for e in audit.problems(ROOT, nb)]
     assert not bad, "\n".join(bad)
 
 

@@ -143,6 +143,35 @@ def failures(record: dict) -> list[str]:
             if not all(c["held"]) or len({v for v in c["verdicts"] if v is not None}) > 1]
 
 
+def problems(root: Path, nb: Path) -> list[str]:
+    """Why notebook ``nb``'s committed audit does not cover its stored claims: missing, stale (its code
+    changed), fewer than three seeds, a checked claim that did not hold at some seed, an audited
+    verdict that is not the stored one, or one that changed between seeds. Empty when it does (or
+    when the notebook checks nothing)."""
+    rel = Path(nb).resolve().relative_to(Path(root).resolve())
+    checked = [r for r in claims.notebook_claims(nb) if r["held"] is not None]
+    if not claims.is_audited(checked):
+        return []
+    path = claims.audit_path(root, nb)
+    if not path.exists():
+        return [f"{rel}: no seed audit (make audit-seeds AUDIT='--notebooks {rel}')"]
+    record = json.loads(path.read_text())
+    if record["source_hash"] != claims.source_hash(nb):
+        return [f"{rel}: seed audit is stale"]
+    bad = []
+    for r in checked:
+        audited = record["claims"].get(r["label"], {})
+        held = audited.get("held", [])
+        if len(held) < 3 or not all(held):
+            bad.append(f"{rel}: {r['label']} ({r['verdict']}) held {held}")
+        if audited.get("verdict") != r["verdict"]:
+            bad.append(f"{rel}: {r['label']} is {r['verdict']!r}, audited as {audited.get('verdict')!r}")
+        verdicts = audited.get("verdicts")   # None for seeds audited before verdicts were recorded
+        if verdicts is not None and set(verdicts) - {None} != {r["verdict"]}:
+            bad.append(f"{rel}: {r['label']} verdicts at the audit seeds: {verdicts}")
+    return bad
+
+
 def targets(root: Path, chapters=None, notebooks=None) -> list[Path]:
     """The notebooks to audit: those given, else every notebook of the given chapters with a checked claim."""
     if notebooks:
