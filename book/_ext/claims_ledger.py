@@ -17,6 +17,7 @@ from pathlib import Path
 from docutils import nodes
 from docutils.parsers.rst import Directive
 from docutils.statemachine import StringList
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
 from mixupbook import claims
@@ -141,7 +142,47 @@ def write_claims_json(app, exception):
     (Path(app.outdir) / "claims.schema.json").write_text(claims.SCHEMA_FILE.read_text())
 
 
+class claim_evidence(nodes.General, nodes.Element):
+    """The evidence of a claim card: a closed ``<details>`` in HTML, plain body elsewhere (LaTeX)."""
+
+
+def _visit_evidence_html(self, node):
+    self.body.append('<details class="claim-evidence"><summary>evidence</summary>\n')
+
+
+def _depart_evidence_html(self, node):
+    self.body.append("</details>\n")
+
+
+def _pass(self, node):
+    pass
+
+
+class CollapseClaimCards(SphinxPostTransform):
+    """A claim card (``claims.card_markdown``: an admonition of class ``claim``) keeps its verdict line
+    and the claim's sentence in view; what follows (evidence, seeds, tolerance, erratum) is collapsed.
+    The stored notebook outputs are unchanged; tools/print_pdf.py opens every ``details`` to print."""
+    default_priority = 200
+
+    def run(self, **kwargs):
+        for card in list(self.document.findall(nodes.admonition)):
+            if "claim" not in card["classes"]:
+                continue
+            body = [c for c in card.children if not isinstance(c, nodes.title)]
+            rest = body[1:]   # the first paragraph is the claim's sentence
+            if not rest or any(isinstance(c, claim_evidence) for c in rest):
+                continue
+            wrapper = claim_evidence()
+            for c in rest:
+                card.remove(c)
+                wrapper += c
+            card += wrapper
+
+
 def setup(app):
+    app.add_node(claim_evidence, html=(_visit_evidence_html, _depart_evidence_html),
+                 latex=(_pass, _pass), text=(_pass, _pass), man=(_pass, _pass), texinfo=(_pass, _pass))
+    app.add_post_transform(CollapseClaimCards)
     app.add_directive("claims-checklist", ClaimsChecklist)
     app.add_directive("verification-ledger", VerificationLedger)
     app.add_directive("verification-counts", VerificationCounts)
