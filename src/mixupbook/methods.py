@@ -469,3 +469,88 @@ class MixupCutMix(Objective):
             lam, perm = sample_pairing(x.shape[0], Beta(self.mixup_alpha), generator)
             x_mix, y_mix = mix(x, y_soft, to_device(lam, x.device), to_device(perm, x.device))
         return soft_cross_entropy(model(x_mix), y_mix)
+
+
+# ---------------------------------------------------------------- mechanism arms (chapter synthesis)
+@register("first_order_mixup")
+class FirstOrderMixup(Objective):
+    """ERM plus only the first-order term of the mixup loss's expansion: L_erm + E[1 - lam] mean_i q(x_i),
+    q(x_i) = (softmax(f(x_i)) - y_i)^T J_f(x_i) (x_bar - x_i) (Zou et al. 2023, eq. 4; ``taylor.q_exact``),
+    lam ~ D~, so E[1 - lam] = alpha / (2 alpha + 1); x_bar is the batch mean.
+
+    It equals L_std + R1 of Zhang et al. (2021), Lemma 3.1, with the partner averaged over the
+    batch (R1 is linear in the partner). Signed, without MixupE's absolute value or its eta: the
+    term mixup itself carries to first order. The mechanism-arm experiment of chapter
+    ``synthesis`` trains it to ask how much of mixup's gain that term alone gives.
+    """
+
+    def __init__(self, num_classes: int, alpha: float = 1.0):
+        from .taylor import gap_moments
+
+        super().__init__(num_classes)
+        self.alpha = check_positive("alpha", alpha)
+        self.gap = gap_moments(self.alpha, 1)[1]      # E[1 - lam], lam ~ D~
+        self.step_cost = 3.0   # a forward, an input gradient with its graph, and the double backward (rough)
+
+    def loss(self, model, x, y, generator):
+        from .taylor import q_exact
+
+        y_soft = as_soft(y, self.num_classes)
+        base = soft_cross_entropy(model(x), y_soft)
+        return base + self.gap * q_exact(model, x, y_soft, create_graph=True).mean()
+
+
+def same_class_pairing(y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """perm (B,) pairing each example with a random example of its own (given) label; an example
+    alone in its class is paired with itself. ``y``: labels (B,) or soft labels (B, C) (argmax)."""
+    labels = y.argmax(-1) if y.dim() == 2 else y
+    labels = labels.cpu()
+    perm = torch.arange(len(labels))
+    for c in torch.unique(labels).tolist():   # sorted: the draws do not depend on the batch order of classes
+        idx = (labels == c).nonzero().squeeze(1)
+        perm[idx] = idx[torch.randperm(len(idx), generator=generator)]
+    return perm
+
+
+@register("same_class_mixup")
+class SameClassMixup(Objective):
+    """Mixup with each example's partner drawn from its own (given) class: inputs are mixed with
+    lam ~ Beta(alpha, alpha), labels stay one-hot. No mixed point carries a mixed label, so no
+    point can collide with a mixed point of other classes (the geometry of Chidambaram et al. 2022
+    plays no part). An arm of the mechanism-arm experiment, chapter ``synthesis``."""
+
+    def __init__(self, num_classes: int, alpha: float = 1.0):
+        super().__init__(num_classes)
+        self.law = Beta(check_positive("alpha", alpha))
+
+    def loss(self, model, x, y, generator):
+        perm = same_class_pairing(y, generator)
+        lam = self.law.sample(1, generator)[0]
+        x_mix, y_mix = mix(x, as_soft(y, self.num_classes), to_device(lam, x.device), to_device(perm, x.device))
+        return soft_cross_entropy(model(x_mix), y_mix)
+
+
+@register("fgsm_training")
+class FGSMTraining(Objective):
+    """Adversarial training with one FGSM step (Goodfellow et al. 2014): CE at x + eps step(grad_x CE),
+    ``norm="l2"`` (x + eps grad/||grad||, the ball of Zhang et al. 2021, Theorems 3.1 and 3.3) or
+    ``"linf"``; ``clip`` = (lo, hi) keeps inputs in range. The robustness arm of the mechanism-arm
+    experiment (chapter ``synthesis``), at a radius the notebook computes as Theorem 3.3 says."""
+
+    step_cost = 2.0   # the attack's forward-backward, then the training step
+
+    def __init__(self, num_classes: int, eps: float = 0.1, norm: str = "l2", clip: tuple | None = None):
+        from . import adversarial
+
+        super().__init__(num_classes)
+        adversarial._check(norm, eps)
+        if clip is not None and not (len(clip) == 2 and float(clip[0]) < float(clip[1])):
+            raise ValueError(f"clip: (lo, hi) with lo < hi, or None, got {clip!r}")
+        self.eps, self.norm = float(eps), norm
+        self.clip = None if clip is None else (float(clip[0]), float(clip[1]))
+
+    def loss(self, model, x, y, generator):
+        from .adversarial import fgsm
+
+        x_adv = fgsm(model, x, y, self.eps, norm=self.norm, clip=self.clip)
+        return soft_cross_entropy(model(x_adv), as_soft(y, self.num_classes))

@@ -1,0 +1,69 @@
+"""The objectives of the mechanism-arm experiment (notebooks/synthesis/03_mechanism_arms)."""
+import pytest
+import torch
+
+from mixupbook import taylor
+from mixupbook.losses import soft_cross_entropy
+from mixupbook.methods import build_objective, same_class_pairing
+from mixupbook.mixing import one_hot
+
+
+def test_first_order_mixup_is_erm_plus_lemma31_r1_over_all_pairs(mlp_batch, gen):
+    # R1 is linear in the partner, so its mean over all n partners is the first-order term at x_bar
+    model, x, y = mlp_batch
+    model = model.double()
+    x = x.double()
+    obj = build_objective("first_order_mixup", num_classes=3, alpha=2.0)
+    t = taylor.lemma31_terms(model, x, y, alpha=2.0, loss="cross_entropy")
+    assert torch.allclose(obj(model, x, y, gen), t["L_std"] + t["R1"], rtol=1e-10, atol=1e-12)
+    assert abs(obj.gap - 2.0 / 5.0) < 1e-12   # E[1 - lam] = alpha / (2 alpha + 1) under D~
+
+
+def test_same_class_pairing_is_a_permutation_within_each_class(gen):
+    y = torch.tensor([0, 1, 0, 2, 1, 0, 2, 1, 3])
+    perm = same_class_pairing(y, gen)
+    assert sorted(perm.tolist()) == list(range(len(y)))
+    assert torch.equal(y[perm], y)
+    assert perm[8] == 8                          # alone in its class: paired with itself
+    assert torch.equal(same_class_pairing(one_hot(y, 4), torch.Generator().manual_seed(0)),
+                       same_class_pairing(y, torch.Generator().manual_seed(0)))   # soft labels: argmax
+
+
+def test_same_class_pairing_draws_differ_between_seeds():
+    y = torch.zeros(50, dtype=torch.long)
+    a = same_class_pairing(y, torch.Generator().manual_seed(0))
+    b = same_class_pairing(y, torch.Generator().manual_seed(1))
+    assert not torch.equal(a, b)
+
+
+def test_same_class_mixup_keeps_one_hot_labels(mlp_batch):
+    model, x, y = mlp_batch
+    obj = build_objective("same_class_mixup", num_classes=3, alpha=1.0)
+    g = torch.Generator().manual_seed(4)
+    perm = same_class_pairing(y, g)
+    lam = obj.law.sample(1, g)[0]
+    want = soft_cross_entropy(model(lam * x + (1 - lam) * x[perm]), one_hot(y, 3))
+    assert torch.allclose(obj(model, x, y, torch.Generator().manual_seed(4)), want, rtol=1e-6)
+
+
+def test_fgsm_training_at_radius_zero_is_erm_and_grows_with_the_radius(mlp_batch, gen):
+    model, x, y = mlp_batch
+    erm = build_objective("erm", num_classes=3)(model, x, y, gen)
+    at = {eps: build_objective("fgsm_training", num_classes=3, eps=eps)(model, x, y, gen) for eps in (0.0, 0.1, 0.5)}
+    assert torch.allclose(at[0.0], erm)
+    assert erm < at[0.1] < at[0.5]   # a step up the loss's gradient raises the loss (small steps)
+
+
+def test_fgsm_training_l2_step_has_the_radius(mlp_batch):
+    from mixupbook.adversarial import fgsm
+
+    model, x, y = mlp_batch
+    delta = fgsm(model, x, y, 0.3, norm="l2") - x
+    assert torch.allclose(delta.norm(dim=1), torch.full((len(x),), 0.3), atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"eps": -1.0}, "eps"), ({"norm": "l1"}, "norm"),
+                                           ({"clip": (1.0, 0.0)}, "clip")])
+def test_fgsm_training_refuses_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_objective("fgsm_training", num_classes=3, **kwargs)
