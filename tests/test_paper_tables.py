@@ -1,7 +1,7 @@
 """The paper-tables page: published numbers beside paper-scale records, "not yet run" otherwise."""
 import pytest
 
-from mixupbook.paper_tables import NOT_RUN, TARGETS, paper_table
+from mixupbook.paper_tables import NOT_RUN, TARGETS, by_setting, paper_table
 from mixupbook.results import SCHEMA_VERSION, paper_numbers, write_json_atomic
 
 
@@ -34,3 +34,27 @@ def test_paper_scale_records_fill_their_row_and_only_it(tmp_path):
 def test_unknown_paper_lists_the_valid_ones(tmp_path):
     with pytest.raises(ValueError, match="valid:.*zou2023"):
         paper_table("nope", tmp_path)
+
+
+@pytest.mark.parametrize("key", sorted(TARGETS))
+def test_by_setting_keeps_every_published_number_once(key, tmp_path):
+    table = paper_table(key, tmp_path)
+    blocks = by_setting(table)
+    cells = [c for b in blocks for row in b["rows"] for c in row[len(row) - len(b["values"]):] if c]
+    assert len(cells) == len(table) and all(c.endswith(" / —") for c in cells)
+    for b in blocks:
+        assert all(len(row) == len(b["header"]) for row in b["rows"])
+
+
+def test_by_setting_is_a_row_per_setting_and_a_column_per_method(tmp_path):
+    (t1a,) = [b for b in by_setting(paper_table("zou2023", tmp_path)) if b["source"] == "Table 1a"]
+    assert t1a["header"] == ["model", "erm", "mixup", "mixupe"] and len(t1a["rows"]) == 3
+    assert t1a["fixed"]["dataset"] == "CIFAR-10" and t1a["fixed"]["paper"] == "5 seeds"
+    _record(tmp_path, 0, gap_loss=0.10)
+    _record(tmp_path, 1, gap_loss=0.14)
+    (kimura,) = by_setting(paper_table("kimura2021", tmp_path))
+    assert kimura["spread"] == "alpha" and kimura["header"][0] == "dataset"
+    row = kimura["rows"][[r[0] for r in kimura["rows"]].index("cifar10")]
+    assert row[kimura["header"].index("1")] == "0.093 / 0.12 ± 0.03 (2 seeds)"
+    assert kimura["runs"][[r[0] for r in kimura["rows"]].index("cifar10")] == "NVIDIA H100, 2026-11-21"
+    assert sum(c.endswith("/ —") for r in kimura["rows"] for c in r[1:]) == len(paper_table("kimura2021", tmp_path)) - 1

@@ -8,7 +8,9 @@ so this is what the stored outputs come from; ``make test`` (nbval) re-executes 
 
 ``paper-tables KEY`` renders ``mixupbook.paper_tables.paper_table(KEY)``: each targeted
 published number of paper KEY beside our paper-scale records in ``results/KEY``, or
-"not yet run". Pages using it are re-read on every build, so new records show at once.
+"not yet run", laid out as the paper prints it (``paper_tables.by_setting``: per source table,
+one row per setting and a column per method or swept knob). Pages using it are re-read on
+every build, so new records show at once.
 """
 from __future__ import annotations
 
@@ -101,47 +103,33 @@ class PaperTables(Directive):
     required_arguments = 1
 
     def run(self):
-        from mixupbook.paper_tables import NOT_RUN, paper_table
+        from mixupbook.paper_tables import NOT_RUN, by_setting, paper_table
 
         env = self.state.document.settings.env
         env.note_reread()
         frame = paper_table(self.arguments[0], Path(env.srcdir) / "results")
-        header, rows = _reader_columns(frame)
-        rows = [[_code_paths(cell) for cell in row] for row in rows]
-        ran = sum(row[header.index("ours")] != NOT_RUN for row in rows)
-        summary = (f"{len(rows)} published numbers: {ran} reproduced at paper scale, "
-                   f"{len(rows) - ran} not yet run.")
-        return _paragraph(self, summary) + _list_table(self, header, rows)
+        ran = int((frame["ours"] != NOT_RUN).sum())
+        summary = (f"{len(frame)} published numbers: {ran} reproduced at paper scale, "
+                   f"{len(frame) - ran} not yet run. Each cell: the published number / ours (mean "
+                   f"± standard deviation over our paper-scale seeds), or — where not yet run.")
+        out = _paragraph(self, summary)
+        for block in by_setting(frame):
+            fixed = ", ".join(v if k in ("dataset", "model", "method", "metric", "source") else f"{k}: {v}"
+                              for k, v in block["fixed"].items() if v)
+            spread = SPREAD_NAMES.get(block["spread"])
+            caption = f"**{block['source']}**" + (f" ({_code_paths(fixed)})" if fixed else "")
+            if spread:
+                caption += f"; columns: {spread}"
+            header, rows = list(block["header"]), [list(r) for r in block["rows"]]
+            if any(block["runs"]):
+                header.append("run")
+                rows = [r + [run] for r, run in zip(rows, block["runs"])]
+            out += _paragraph(self, caption) + _list_table(self, header, [[_code_paths(c) for c in r] for r in rows])
+        return out
 
 
-#: Columns of ``paper_table`` a reader compares, in the order they read them; the rest of a
-#: row (dataset, model, method, knobs) is folded into one "setting" cell so that the table
-#: fits the page column (twelve columns did not: ``paper`` and ``ours`` were off screen).
-KEY_COLUMNS = ["paper", "ours"]
-RECORD_COLUMNS = ["seeds", "hardware", "date"]
-
-
-def _reader_columns(frame) -> tuple[list[str], list[list[str]]]:
-    cols = list(frame.columns)
-    first = [c for c in ("item", "source") if c in cols]
-    setting = [c for c in cols if c not in first + KEY_COLUMNS + RECORD_COLUMNS + ["metric"]]
-    header = first + ["setting"] + (["metric"] if "metric" in cols else []) + KEY_COLUMNS + ["run"]
-    rows = []
-    for rec in frame.to_dict("records"):
-        parts = []
-        for c in setting:
-            v = _cell(rec.get(c))
-            if v:
-                parts.append(v if c in ("dataset", "model", "method") else f"{c} = {v}")
-        seeds = _cell(rec.get("seeds"))
-        run = ", ".join(v for v in (f"{seeds} seeds" if seeds not in ("", "0") else "",
-                                    _cell(rec.get("hardware")), _cell(rec.get("date"))) if v)
-        rows.append([_cell(rec.get(c)) for c in first] + [", ".join(parts)]
-                    + ([_cell(rec.get("metric"))] if "metric" in cols else [])
-                    + [_cell(rec.get(c)) for c in KEY_COLUMNS] + [run])
-    if not any(r[-1] for r in rows):
-        header, rows = header[:-1], [r[:-1] for r in rows]
-    return header, rows
+#: How a block's caption names the column its table spreads across (methods need no name).
+SPREAD_NAMES = {"alpha": "$\\alpha$", "eta": "$\\eta$", "metric": "statistic"}
 
 
 #: A path in a cell (an authors' log file, a spec): long and without spaces, it would set its column's
@@ -157,14 +145,6 @@ def _paragraph(directive: Directive, text: str):
     container = nodes.container()
     directive.state.nested_parse(StringList([text]), directive.content_offset, container)
     return container.children
-
-
-def _cell(v) -> str:
-    if v is None or (isinstance(v, float) and v != v):
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
 
 
 def _list_table(directive: Directive, header: list[str], rows: list[list[str]]):

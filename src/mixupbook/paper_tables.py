@@ -10,6 +10,7 @@ paper-scale records (seeds, mean +- std, hardware, date) or writes "not yet run"
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +134,64 @@ def paper_table(key: str, results_root: str | Path = "results") -> pd.DataFrame:
 
 def _blank(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+#: The column a published table spreads across its columns, in order of preference: the first of
+#: these that takes more than one value within a source table (methods side by side; else the knob
+#: the table sweeps; else the statistic).
+SPREAD = ("method", "alpha", "eta", "metric")
+_SEEDS = re.compile(r" \((\d+) seeds\)$")
+#: Columns that describe the reproduction rather than the setting.
+_RECORD = ("paper", "ours", "seeds", "hardware", "date")
+
+
+def by_setting(table: pd.DataFrame) -> list[dict]:
+    """``paper_table`` laid out as the papers print it: per source table, one row per setting and a
+    column per method (or per swept knob). Each returned block has ``source``, ``fixed`` (the
+    setting columns that one value covers, e.g. the dataset of a one-dataset table), ``spread``
+    (the column spread across) and its ``values``, ``header`` and ``rows``; a cell is ``"<paper> / <ours>"``, with
+    ours "—" where no paper-scale record exists (``NOT_RUN``) and "" where the paper prints none;
+    ``runs`` lists the hardware and dates of the records a row holds."""
+    first = "item" if "item" in table.columns else "source"
+    blocks = []
+    for source, group in table.groupby(first, sort=False):
+        group = group.dropna(axis=1, how="all")
+        setting = [c for c in group.columns if c not in (first, "source", *_RECORD)]
+        spread = next((c for c in SPREAD if c in setting and group[c].nunique() > 1), None)
+        rest = [c for c in setting if c != spread]
+        varying = [c for c in rest if group[c].astype(str).nunique() > 1]
+        fixed = {c: _text(group[c].iloc[0]) for c in rest if c not in varying}
+        if "source" in group.columns and first != "source":
+            fixed = {"source": _text(group["source"].iloc[0]), **fixed}
+        spread_values = list(dict.fromkeys(_text(v) for v in group[spread])) if spread else ["paper / ours"]
+        rows: dict[tuple, dict] = {}
+        for _, r in group.iterrows():
+            key = tuple(_text(r[c]) for c in varying)
+            row = rows.setdefault(key, {"cells": {}, "runs": set()})
+            ours = "—" if r["ours"] == NOT_RUN else f"{r['ours']} ({r['seeds']} seeds)"
+            row["cells"][_text(r[spread]) if spread else "paper / ours"] = f"{r['paper']} / {ours}"
+            if r["ours"] != NOT_RUN:
+                row["runs"].add(", ".join(v for v in (r["hardware"], r["date"]) if v))
+        # the paper's seed count, when one count covers the whole table, is said once
+        cells = [c for row in rows.values() for c in row["cells"].values()]
+        counts = {m.group(1) if (m := _SEEDS.search(c.split(" / ")[0])) else None for c in cells}
+        if len(counts) == 1 and None not in counts:
+            fixed["paper"] = f"{counts.pop()} seeds"
+            for row in rows.values():
+                row["cells"] = {k: _SEEDS.sub("", c.split(" / ")[0]) + " / " + c.split(" / ", 1)[1]
+                                for k, c in row["cells"].items()}
+        blocks.append({
+            "source": _text(source), "fixed": fixed, "spread": spread, "values": spread_values,
+            "header": varying + spread_values,
+            "rows": [list(key) + [row["cells"].get(v, "") for v in spread_values] for key, row in rows.items()],
+            "runs": ["; ".join(sorted(row["runs"])) for row in rows.values()],
+        })
+    return blocks
+
+
+def _text(v) -> str:
+    if _blank(v):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return f"{v:g}" if isinstance(v, float) else str(v)
