@@ -67,3 +67,36 @@ def test_fgsm_training_l2_step_has_the_radius(mlp_batch):
 def test_fgsm_training_refuses_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build_objective("fgsm_training", num_classes=3, **kwargs)
+
+
+def _arms_table():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+    import synthesis_table
+
+    return synthesis_table
+
+
+def test_arms_table_rows_come_from_the_s6_claims():
+    from mixupbook import claims
+
+    table = _arms_table()
+    assert table.arms_table_lines([]) == [f"*Mechanism arms: {table.NOT_YET}.*"]
+    gain = claims.make_record("S6", "mixup beats ERM", "holds", holds=True,
+                              evidence={"test loss, ERM - mixup": "+0.50 +- 0.05"}, seeds=list(range(10)))
+    arm = claims.make_record("S6", "the arm beats ERM", "inconclusive at book scale", holds=True,
+                             evidence={"arm": "shrunk points", "explanation": "S1/S3 shrinkage", "isolates": "x",
+                                       "share of the gain, test loss": "0.86 +- 0.05",
+                                       "95% interval, test loss": [0.7594, 0.9381],
+                                       "reading, test loss": "over 40%, consistent with 80%"},
+                             seeds=list(range(10)))
+    other = claims.make_record("S1", "something else", "holds", holds=True)
+    for rec, lab in ((gain, "claim-s6-gain"), (arm, "claim-s6-shrunk-points"), (other, "claim-s1")):
+        rec["label"] = lab
+    lines = table.arms_table_lines([gain, arm, other])
+    assert len(lines) == 4                       # header, rule, the gain, one arm; S1 is not an arm
+    assert "+0.50 +- 0.05" in lines[2] and "claim-s6-gain" in lines[2]
+    assert "shrunk points" in lines[3] and "0.86 +- 0.05 [0.76, 0.94]" in lines[3]
+    assert "{ref}`inconclusive at book scale <claim-s6-shrunk-points>`" in lines[3]

@@ -137,6 +137,60 @@ class SynthesisTable(Directive):
         return [container]   # the container itself, so that its classes reach the HTML (_static/book.css)
 
 
+ARMS_ITEM = "S6"
+ARMS_COLUMNS = [("explanation", "explanation"), ("arm", "arm"), ("isolates", "what the arm isolates"),
+                ("test loss", "share of mixup's gain, test loss [95% interval]"),
+                ("accuracy", "share of mixup's gain, accuracy [95% interval]"),
+                ("ECE, arm - ERM", "ECE, arm minus ERM")]
+
+
+def _interval(v) -> str:
+    return f"[{v[0]:.2f}, {v[1]:.2f}]" if isinstance(v, (list, tuple)) and len(v) == 2 else "-"
+
+
+def arms_table_lines(records: list[dict]) -> list[str]:
+    """The mechanism-arm table (item S6): one row per arm claim, from its evidence; the gain claim
+    (key ``gain``) as the first row. Empty when no S6 claim is recorded."""
+    recs = [r for r in records if r["item"] == ARMS_ITEM and not r["verdict"].startswith("paper scale")]
+    if not recs:
+        return [f"*Mechanism arms: {NOT_YET}.*"]
+    lines = ["| " + " | ".join(title for _, title in ARMS_COLUMNS) + " | verdict (claim card) |",
+             "| " + " | ".join("---" for _ in ARMS_COLUMNS) + " | --- |"]
+    for r in recs:
+        ev = dict(r["evidence"])
+        card = f"{{ref}}`{r['verdict']} <{r['label']}>`"
+        if "arm" not in ev:   # the gain every share divides by (ERM minus mixup in loss, the reverse in accuracy)
+            cells = ["-", "mixup", "the gain every share divides by",
+                     f"gain {ev.get('test loss, ERM - mixup', '-')}", f"gain {ev.get('test accuracy, mixup - ERM', '-')}",
+                     ev.get("ECE, mixup - ERM (context)", "-")]
+            lines.append("| " + " | ".join(_esc(c) for c in cells) + f" | {card} |")
+            continue
+        cells = [ev.get("explanation", "-"), ev["arm"], ev.get("isolates", "-"),
+                 f"{ev.get('share of the gain, test loss', '-')} {_interval(ev.get('95% interval, test loss'))}"
+                 f"<br>{ev.get('reading, test loss', '')}",
+                 f"{ev.get('share of the gain, accuracy', '-')} {_interval(ev.get('95% interval, accuracy'))}"
+                 f"<br>{ev.get('reading, accuracy', '')}",
+                 ev.get("ECE, arm - ERM", "-")]
+        lines.append("| " + " | ".join(_esc(c) for c in cells) + f" | {card} |")
+    return lines
+
+
+class MechanismArmsTable(Directive):
+    """``mechanism-arms-table``: each explanation's arm and its share of mixup's gain (item S6), from
+    the stored claim records of ``notebooks/synthesis/03_mechanism_arms.ipynb``."""
+
+    def run(self):
+        env = self.state.document.settings.env
+        root = Path(env.srcdir)
+        for nb in (root / "notebooks").glob("*/[0-9]*.ipynb"):
+            env.note_dependency(str(nb))
+        env.note_reread()
+        container = nodes.container(classes=["claims-table", "synthesis-table"])
+        self.state.nested_parse(StringList(arms_table_lines(claims.collect(root))), self.content_offset, container)
+        return [container]
+
+
 def setup(app):
     app.add_directive("synthesis-table", SynthesisTable)
+    app.add_directive("mechanism-arms-table", MechanismArmsTable)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
