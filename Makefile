@@ -112,8 +112,9 @@ browser:
 
 # Every page of the built book in a real browser, scroll bars shown: console errors, math typeset,
 # widths at 1280 px (code, outputs, tables, equations, inline formulas), a fresh load at 420 px
-# (sideways scroll, tables' first column, equations that scroll), favicon, images, script bytes
-# (tools/browser_check.py).
+# (sideways scroll, tables' first column, equations that scroll, previous/next links), favicon,
+# images, page weight (at most 3 MB of HTML, scripts, styles, fonts and search index), search
+# ranking and snippets without TeX (tools/browser_check.py).
 test-browser: book
 	$(BIN)/python tools/browser_check.py _build/html
 

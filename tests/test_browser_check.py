@@ -96,3 +96,77 @@ def test_scroll_bars_are_shown(tmp_path):
         bar = tab.evaluate("() => window.innerWidth - document.documentElement.clientWidth")
         browser.close()
     assert bar > 0
+
+
+def _weigh(tmp_path, files: dict[str, int], max_weight_mb=3.0):
+    tags = []
+    for name, size in files.items():
+        (tmp_path / name).write_text(("/*" if name.endswith(".css") else "//") + "x" * size + ("*/" if name.endswith(".css") else ""))
+        tags.append(f'<link rel="stylesheet" href="{name}">' if name.endswith(".css") else f'<script src="{name}"></script>')
+    (tmp_path / "page.html").write_text(PAGE.format(body="<p>text</p>", head="".join(tags)))
+    (result,) = browser_check.check(tmp_path, verbose=False, max_weight_mb=max_weight_mb)
+    return result
+
+
+def test_page_weight(tmp_path):
+    """Today's weight is found: MathJax's combined tex-svg.js (2.11 MB) and the theme's scripts, the
+    search index on every page, the theme's styles: 3.1 MB > 3 MB. Without the index and with the
+    loaded MathJax parts (1.71 MB) the page passes; the report names each part."""
+    today = _weigh(tmp_path, {"tex-svg.js": 2_110_000, "theme.js": 170_000, "searchindex.js": 273_000,
+                              "theme.css": 566_000})
+    (weight,) = [p for p in today.problems if p.startswith("weight:")]
+    assert "scripts 2.28" in weight and "index 0.27" in weight and "styles 0.57" in weight, weight
+    for name in ("tex-svg.js", "searchindex.js"):
+        (tmp_path / name).unlink()
+    lighter = _weigh(tmp_path, {"mathjax-parts.js": 1_710_000, "theme.js": 170_000, "theme.css": 566_000})
+    assert not [p for p in lighter.problems if p.startswith("weight:")], lighter.problems
+    assert 2.4 < lighter.weight_mb < 3.0 and set(lighter.weight) == {"html", "scripts", "styles"}
+
+
+# The theme's links to the previous and next page (pydata-sphinx-theme's rules), with the title
+# that lost its arrow at 420 px.
+PREV_NEXT = """<div style="height: 1200px">a page taller than the screen</div><div class="prev-next-area">
+<a class="left-prev" href="#"><i>&lsaquo;</i><div class="prev-next-info"><p class="prev-next-subtitle">previous</p>
+  <p class="prev-next-title">Mixup as a perturbed ERM</p></div></a>
+<a class="right-next" href="#"><div class="prev-next-info"><p class="prev-next-subtitle">next</p>
+  <p class="prev-next-title">6.2. The alternating-line counterexample and the collision finder (H1, H2)</p></div><i>&rsaquo;</i></a>
+</div>"""
+THEME_PREV_NEXT_CSS = """<style>
+.prev-next-area a { align-items: center; display: flex; max-width: 45%; overflow-x: hidden; padding: 10px; }
+.prev-next-area a.left-prev { float: left; } .prev-next-area a.right-next { float: right; }
+.prev-next-area a .prev-next-info { flex-direction: column; margin: 0 .5em; }
+.prev-next-area i { font-size: 1.2em; display: inline-block; width: 1.25em; }
+.prev-next-area { font-family: system-ui, sans-serif; } .prev-next-area p { margin: 0 .3em; } .prev-next-area a p.prev-next-title { font-size: 1.1em; overflow-wrap: break-word; }
+.prev-next-area a.right-next div.prev-next-info { text-align: right; }
+</style>"""
+
+
+def test_a_cut_next_link_is_found_and_the_book_css_answers_it(tmp_path):
+    problems = _check(tmp_path, PREV_NEXT, THEME_PREV_NEXT_CSS)
+    assert any('"next" link cut' in p for p in problems), problems
+    assert _check(tmp_path, PREV_NEXT, THEME_PREV_NEXT_CSS + f"<style>{BOOK_CSS}</style>") == []
+
+
+def test_search_snippets_read_formulas_as_text():
+    """A search snippet is the text of the fetched page, where a formula is its TeX source; the book's
+    search script (book/_ext/search_scorer.js, loaded after Sphinx's searchtools.js) reads each
+    formula out as plain text. Sphinx's own htmlToText, as searchtools.js has it, is the stand-in."""
+    from playwright.sync_api import sync_playwright
+
+    sphinx = """const Search = { htmlToText: (html, anchor) =>
+        new DOMParser().parseFromString(html, 'text/html').querySelector('[role="main"]').textContent };"""
+    page = ('<div role="main"><p>mix with <span class="math notranslate nohighlight">\\(\\lambda \\sim '
+            '\\tilde{\\mathcal D}_\\lambda\\)</span>; the penalty</p><div class="math notranslate nohighlight">'
+            '\\[\\mathbb{E}\\left[(1-\\lambda)^2\\right]\\,\\theta^\\top \\Sigma_X \\theta\\]</div></div>')
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_check.chromium_path(), args=browser_check.CHROMIUM_ARGS)
+        tab = browser.new_page()
+        tab.add_script_tag(content=sphinx)
+        before = tab.evaluate("(html) => Search.htmlToText(html)", page)
+        tab.add_script_tag(content=(ROOT / "book" / "_ext" / "search_scorer.js").read_text())
+        after = tab.evaluate("(html) => Search.htmlToText(html)", page)
+        browser.close()
+    import re
+    assert re.search(browser_check.TEX_IN_SNIPPET, before)
+    assert not re.search(browser_check.TEX_IN_SNIPPET, after), after
+    assert "λ ∼ D̃_λ" in after and "E[(1-λ)^2] θ^⊤ Σ_X θ" in after, after

@@ -1,6 +1,6 @@
 """Check every page of the built book in a real browser (headless Chromium via Playwright).
 
-    python tools/browser_check.py [_build/html] [--pages GLOB ...] [--max-script-mb 3]
+    python tools/browser_check.py [_build/html] [--pages GLOB ...] [--max-script-mb 3] [--max-weight-mb 3]
 
 Serves the build over HTTP on 127.0.0.1 (as a reader's browser would load it), opens each
 page in Debian's Chromium (``/usr/bin/chromium``, or ``$CHROMIUM``; Playwright's own browser
@@ -12,12 +12,16 @@ download is never used) and checks, per page:
   Markdown code block) wider than the content column, and no inline formula in a scroll box;
 - loaded afresh at 420 px: no horizontal scroll of the page itself; a table wider than the screen
   keeps its first column in view (sticky) or is laid out as cards; a display equation that scrolls
-  shows that it does (the scroll shadows of _static/book.css);
+  shows that it does (the scroll shadows of _static/book.css); the previous/next links are whole
+  and on the screen;
 - scroll bars shown, as a desktop browser draws them (Playwright hides them by default);
 - the page names its icon (a favicon) and every request it makes succeeds;
 - every image loaded, and described by alt text (not a file hash);
-- the scripts a page loads sum to under ``--max-script-mb`` MB (decoded);
-- and once, on the search page: each ``SEARCH_PROBES`` query ranks a page titled with it first.
+- the scripts a page loads sum to under ``--max-script-mb`` MB (decoded), and everything it loads
+  (the HTML, scripts, styles, fonts, the search index; images aside) to under ``--max-weight-mb``
+  MB (3): the report gives the median and the worst page;
+- and once, on the search page: each ``SEARCH_PROBES`` query ranks a page titled with it first,
+  and no result snippet of the ``SNIPPET_PROBES`` shows TeX source.
 
 Prints one line per failing page (worst first) and exits 1 if any page fails.
 """
@@ -28,7 +32,9 @@ import fnmatch
 import functools
 import http.server
 import os
+import re
 import shutil
+import statistics
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -94,8 +100,25 @@ async () => {
     if (!img.complete || img.naturalWidth === 0) out.images.push(img.getAttribute('src'));
     else if (main.contains(img)) tooWide(img, 'image', img.getBoundingClientRect().width, img.parentElement);
   }
-  for (const e of performance.getEntriesByType('resource'))
-    if (e.initiatorType === 'script') out.scriptBytes += e.decodedBodySize || e.encodedBodySize || 0;
+  // What the page weighs: every file it loads (the HTML, scripts, styles, fonts, the search index),
+  // images aside (they are the content). Measured after MathJax, so its on-demand parts count.
+  out.weight = {};
+  const kind = (url) => {
+    const path = new URL(url, location.href).pathname;
+    if (/searchindex\.js$/.test(path)) return 'index';
+    if (/\.(png|jpe?g|gif|svg|webp|ico)$/i.test(path)) return null;
+    if (/\.(woff2?|ttf|otf|eot)$/i.test(path)) return 'fonts';
+    if (/\.css$/i.test(path)) return 'styles';
+    if (/\.m?js$/i.test(path)) return 'scripts';
+    return 'other';
+  };
+  const add = (k, bytes) => { if (k) out.weight[k] = (out.weight[k] || 0) + bytes; };
+  for (const e of performance.getEntriesByType('navigation')) add('html', e.decodedBodySize || e.encodedBodySize || 0);
+  for (const e of performance.getEntriesByType('resource')) {
+    const bytes = e.decodedBodySize || e.encodedBodySize || 0;
+    if (e.initiatorType === 'script') out.scriptBytes += bytes;
+    add(kind(e.name), bytes);
+  }
   return out;
 }
 """
@@ -123,6 +146,15 @@ async () => {
     if (!first || getComputedStyle(first).position !== 'sticky')
       out.problems.push(`table ${t.scrollWidth}px > ${room}px scrolls its first column out of view: ${label(t)}`);
   }
+  // The links to the previous and next page: whole, and on the screen.
+  const screen = document.documentElement.clientWidth;
+  for (const a of document.querySelectorAll('.prev-next-area a')) {
+    const r = a.getBoundingClientRect();
+    if (r.width === 0) continue;
+    const parts = [a, ...a.querySelectorAll('*')].filter((el) => el.getBoundingClientRect().width > 0);
+    if (a.scrollWidth > a.clientWidth + 1 || parts.some((el) => el.getBoundingClientRect().right > screen + 1))
+      out.problems.push(`"${(a.querySelector('.prev-next-subtitle') || a).textContent.trim()}" link cut (${a.scrollWidth}px in ${a.clientWidth}px): ${label(a.querySelector('.prev-next-title') || a)}`);
+  }
   for (const m of main.querySelectorAll('mjx-container[display="true"]'))
     if (m.scrollWidth > m.clientWidth + 1 && getComputedStyle(m).backgroundImage === 'none')
       out.problems.push(`equation ${m.scrollWidth}px > ${m.clientWidth}px scrolls with no sign that it does: ${label(m)}`);
@@ -139,6 +171,11 @@ class PageResult:
     problems: list[str] = field(default_factory=list)
     script_mb: float = 0.0
     math: int = 0
+    weight: dict[str, int] = field(default_factory=dict)   # bytes loaded, by kind (html, scripts, ...)
+
+    @property
+    def weight_mb(self) -> float:
+        return sum(self.weight.values()) / 1e6
 
 
 def chromium_path() -> str:
@@ -180,7 +217,8 @@ def find_pages(root: Path, patterns: list[str] | None = None) -> list[str]:
     return pages
 
 
-def check_page(browser, base: str, page: str, max_script_mb: float) -> PageResult:
+def check_page(browser, base: str, page: str, max_script_mb: float,
+               max_weight_mb: float = 3.0) -> PageResult:
     res = PageResult(page)
     ctx = browser.new_context(viewport={"width": WIDE, "height": 900})
     tab = ctx.new_page()
@@ -202,6 +240,7 @@ def check_page(browser, base: str, page: str, max_script_mb: float) -> PageResul
         ctx.close()
     res.math = m["math"]
     res.script_mb = m["scriptBytes"] / 1e6
+    res.weight = m["weight"]
     page_missing = list(dict.fromkeys(missing))
     if not page_missing:
         errors = [e for e in errors if not e.startswith("Failed to load resource")]
@@ -220,6 +259,9 @@ def check_page(browser, base: str, page: str, max_script_mb: float) -> PageResul
     res.problems += [f"at {NARROW}px: {p}" for p in narrow["problems"]]
     if res.script_mb > max_script_mb:
         res.problems.append(f"scripts: {res.script_mb:.1f} MB > {max_script_mb} MB")
+    if res.weight_mb > max_weight_mb:
+        parts = ", ".join(f"{k} {v / 1e6:.2f}" for k, v in sorted(res.weight.items(), key=lambda kv: -kv[1]))
+        res.problems.append(f"weight: {res.weight_mb:.2f} MB > {max_weight_mb} MB ({parts})")
     return res
 
 
@@ -228,23 +270,38 @@ def check_page(browser, base: str, page: str, max_script_mb: float) -> PageResul
 SEARCH_PROBES = {"MixupE": "MixupE"}
 
 
+# Queries whose result snippets are read for TeX source (a snippet is the page's text around the
+# word; book/_ext/search_scorer.js reads each formula out as plain text).
+SNIPPET_PROBES = ["MixupE", "regulariser"]
+TEX_IN_SNIPPET = r"\\[A-Za-z]+|\\[()\[\]]|\$\$"
+SNIPPETS_JS = "() => [...document.querySelectorAll('#search-results li p.context')].map((p) => p.textContent)"
+
+
 def check_search(browser, base: str) -> PageResult:
     res = PageResult("search.html")
     tab = browser.new_page()
     try:
-        for query, word in SEARCH_PROBES.items():
+        for query in dict.fromkeys([*SEARCH_PROBES, *SNIPPET_PROBES]):
             tab.goto(base + f"search.html?q={query}", wait_until="load", timeout=60_000)
             tab.wait_for_selector("#search-results li a", timeout=30_000)
             first = tab.evaluate("() => document.querySelector('#search-results li a').textContent.trim()")
-            if word.lower() not in first.lower().split():
+            word = SEARCH_PROBES.get(query)
+            if word and word.lower() not in first.lower().split():
                 res.problems.append(f"search {query!r}: first result {first!r} has no {word!r} in its title")
+            # snippets arrive one by one, each after its page is fetched
+            tab.wait_for_function("() => document.querySelectorAll('#search-results li p.context').length >= "
+                                  "Math.min(5, document.querySelectorAll('#search-results li').length)", timeout=30_000)
+            for text in tab.evaluate(SNIPPETS_JS):
+                if m := re.search(TEX_IN_SNIPPET, text):
+                    res.problems.append(f"search {query!r}: a snippet shows TeX ({m.group(0)!r}): {text.strip()[:80]}")
+                    break
     finally:
         tab.close()
     return res
 
 
 def check(root: Path, patterns: list[str] | None = None, max_script_mb: float = 3.0,
-          verbose: bool = True) -> list[PageResult]:
+          verbose: bool = True, max_weight_mb: float = 3.0) -> list[PageResult]:
     from playwright.sync_api import sync_playwright
 
     pages = find_pages(root, patterns)
@@ -257,7 +314,7 @@ def check(root: Path, patterns: list[str] | None = None, max_script_mb: float = 
             browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS,
                                          ignore_default_args=SHOW_SCROLLBARS)
             for page in pages:
-                results.append(check_page(browser, base, page, max_script_mb))
+                results.append(check_page(browser, base, page, max_script_mb, max_weight_mb))
             if "search.html" in pages:
                 results.append(check_search(browser, base))
             browser.close()
@@ -270,9 +327,11 @@ def check(root: Path, patterns: list[str] | None = None, max_script_mb: float = 
 
 def report(results: list[PageResult]) -> None:
     bad = sorted((r for r in results if r.problems), key=lambda r: -len(r.problems))
+    weights = sorted(r.weight_mb for r in results if r.weight)
     print(f"browser_check: {len(results)} pages, {sum(r.math for r in results)} math nodes, "
-          f"largest script total {max(r.script_mb for r in results):.2f} MB; "
-          f"{len(bad)} pages with problems")
+          f"largest script total {max(r.script_mb for r in results):.2f} MB, "
+          f"page weight median {statistics.median(weights) if weights else 0:.2f} MB, "
+          f"worst {max(weights, default=0):.2f} MB; {len(bad)} pages with problems")
     for r in bad:
         print(f"\n{r.page}: {len(r.problems)} problem(s)")
         for p in r.problems[:12]:
@@ -286,8 +345,10 @@ def main(argv=None) -> int:
     ap.add_argument("root", nargs="?", default="_build/html")
     ap.add_argument("--pages", nargs="*", help="only pages matching these globs (e.g. 'book/zou2023/*')")
     ap.add_argument("--max-script-mb", type=float, default=3.0)
+    ap.add_argument("--max-weight-mb", type=float, default=3.0,
+                    help="most MB a page may load: HTML, scripts, styles, fonts, search index (not images)")
     args = ap.parse_args(argv)
-    results = check(Path(args.root), args.pages, args.max_script_mb)
+    results = check(Path(args.root), args.pages, args.max_script_mb, max_weight_mb=args.max_weight_mb)
     return 1 if any(r.problems for r in results) else 0
 
 
