@@ -179,9 +179,25 @@ class CollapseClaimCards(SphinxPostTransform):
             card += wrapper
 
 
+def _singlehtml_handlers(app):
+    """The single-page build (``make pdf``) renders nodes as the HTML build does. Sphinx looks up a
+    node's visitors by builder name first and falls back to the format only when no extension has
+    registered any ``singlehtml`` visitor; sphinx-exercise registers some, which left every node
+    with HTML-only visitors (sphinx-jupyterbook-latex's HiddenCellNode, our claim_evidence) unknown
+    to singlehtml. Copy the missing HTML visitors over."""
+    if app.builder.name != "singlehtml":
+        return
+    handlers = app.registry.translation_handlers
+    single = handlers.setdefault("singlehtml", {})
+    for name, visitors in handlers.get("html", {}).items():
+        single.setdefault(name, visitors)
+
+
 def setup(app):
     app.add_node(claim_evidence, html=(_visit_evidence_html, _depart_evidence_html),
+                 singlehtml=(_visit_evidence_html, _depart_evidence_html),
                  latex=(_pass, _pass), text=(_pass, _pass), man=(_pass, _pass), texinfo=(_pass, _pass))
+    app.connect("builder-inited", _singlehtml_handlers)
     app.add_post_transform(CollapseClaimCards)
     app.add_directive("claims-checklist", ClaimsChecklist)
     app.add_directive("verification-ledger", VerificationLedger)
