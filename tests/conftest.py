@@ -1,3 +1,7 @@
+import os
+import shutil
+import tempfile
+
 import matplotlib
 import pytest
 import torch
@@ -5,6 +9,29 @@ import torch
 # In this process only: an MPLBACKEND in the environment would reach the notebook kernels that nbval
 # starts in the same pytest run (make test-code), and their figures would not be displayed.
 matplotlib.use("Agg")
+
+COUNT_CACHE = "MIXUPBOOK_COUNT_CACHE"
+
+
+def pytest_configure(config):
+    """One folder of ATen operation counts (mixupbook.cost) for the whole session: every dry run's
+    kernel, in every xdist worker, reuses a configuration's count instead of tracing it again."""
+    if hasattr(config, "workerinput"):
+        os.environ[COUNT_CACHE] = config.workerinput[COUNT_CACHE]
+    elif COUNT_CACHE not in os.environ:
+        config._count_cache = tempfile.mkdtemp(prefix="mixupbook-counts-")
+        os.environ[COUNT_CACHE] = config._count_cache
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):    # xdist: the controller hands its folder to each worker
+    node.workerinput[COUNT_CACHE] = os.environ[COUNT_CACHE]
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_count_cache", None):
+        shutil.rmtree(config._count_cache, ignore_errors=True)
+        os.environ.pop(COUNT_CACHE, None)
 
 
 @pytest.fixture

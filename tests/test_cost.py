@@ -3,6 +3,7 @@ training step, counted on the meta device, and the GPU-hour range built from the
 import contextlib
 import io
 import json
+import threading
 
 import pytest
 import torch
@@ -96,3 +97,26 @@ def test_counts_a_config_whose_objective_takes_a_law_object():
     cfg = ExperimentConfig(name="s", dataset="cifar10", model="preact_resnet18", model_kwargs={"width": 0.125},
                            method="mixup", method_kwargs={"law": Beta(5.0, 0.5)}, train={"epochs": 1, "batch_size": 8})
     assert cost.step_ops(cfg, 10, (3, 8, 8)) == cost.step_ops(_small("mixup"), 10, (3, 8, 8))
+
+
+def test_counts_are_shared_through_the_cache_folder(tmp_path, monkeypatch):
+    # a count is traced once and written as JSON; another process (here: a cleared in-process cache)
+    # reads it back instead of tracing, and what it reads is what the file says
+    monkeypatch.setenv("MIXUPBOOK_COUNT_CACHE", str(tmp_path))
+    monkeypatch.setattr(cost, "_COUNTS", {})
+    cfg = ExperimentConfig(name="c", dataset="digits", model="mlp", model_kwargs={"hidden": (4,)}, method="mixup",
+                           train={"epochs": 1, "batch_size": 8})
+    ops, views = cost.step_counts(cfg, 10, (64,))
+    (file,) = tmp_path.glob("*.json")
+    assert json.loads(file.read_text()) == [dict(ops), dict(views)]
+    file.write_text(json.dumps([{"addmm": 7}, {}]))
+    monkeypatch.setattr(cost, "_COUNTS", {})
+    assert cost.step_ops(cfg, 10, (64,)) == 7
+    # while another process holds the key's lock, this one waits for its file instead of tracing
+    file.unlink()
+    monkeypatch.setattr(cost, "_COUNTS", {})
+    threading.Timer(0.5, lambda: file.write_text(json.dumps([{"addmm": 9}, {}]))).start()
+    assert cost.step_ops(cfg, 10, (64,)) == 9
+    monkeypatch.delenv("MIXUPBOOK_COUNT_CACHE")
+    monkeypatch.setattr(cost, "_COUNTS", {})
+    assert cost.step_ops(cfg, 10, (64,)) == sum(ops.values())

@@ -1,5 +1,5 @@
-"""The synthesis part (items S1-S5): the notebook's paper-scale configurations dry-run, its sweep spec
-passes ``--dry-run``, bad parameters stop it in its first cells, the generated table reads claims
+"""The synthesis part (items S1-S5): the notebook's paper-scale configurations dry-run (its sweep spec
+is dry-run with every spec in test_sweep.py), bad parameters stop it in its first cells, the generated table reads claims
 and stored numbers (and says "not yet recorded" without them), and MNIST-1D generation is cached."""
 import sys
 
@@ -8,10 +8,9 @@ import pytest
 import torch
 from notebook_runs import ROOT, execute, paper_dry_run
 
-from mixupbook import claims, data, sweep
+from mixupbook import claims, data
 
 NB = "synthesis/01_five_explanations_one_set_of_runs"
-SPEC = ROOT / "experiments" / "synthesis_five_explanations.yaml"
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import synthesis_table  # noqa: E402
 
@@ -23,12 +22,6 @@ def test_paper_scale_dry_run(tmp_path, dataset):
     for needle in [f"dataset={dataset} ", "model=preact_resnet18 ", "epochs=200 ", "batch_size=128 ",
                    "'alpha': 0.1", "'alpha': 8.0", "method=erm ", "seeds=[0, 1, 2, 3, 4]", "MISSING"]:
         assert needle in text, needle
-
-
-def test_sweep_spec_dry_run():
-    spec = sweep.load_spec(SPEC)
-    plan = sweep.dry_run(spec, log=lambda s: None)
-    assert plan["points"] == 2 and plan["pflop"] > 0 and 0 < plan["gpu_hours"][0] < plan["gpu_hours"][1]
 
 
 @pytest.mark.parametrize("params,message", [({"n_seeds": 3}, "n_seeds"), ({"paper_dataset": "svhn"}, "paper_dataset"),

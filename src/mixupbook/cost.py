@@ -18,13 +18,23 @@ Pessimistic: no overlap, time = FLOPs at the low throughput + operations at the 
 op. Both rates are **assumptions** (``ASSUMED_TFLOPS``, ``ASSUMED_OP_US``), not measurements:
 no GPU has been lent to measure them (``benchmarks/README.md`` says what has been measured), and
 the range is printed as an estimate.
+
+Counting costs seconds per configuration (a ResNet on the meta device), and a dry run counts every
+configuration of a notebook in a fresh kernel. Counts are cached in the process; with
+``MIXUPBOOK_COUNT_CACHE`` set to a folder they are also kept there as JSON files, one per key and
+torch version, so that kernels and processes share them (the test suite points it at a folder of
+its own session).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
+import time
 from collections import Counter
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 
@@ -68,8 +78,46 @@ def step_counts(cfg, num_classes: int, shape: tuple, batch_size: int | None = No
     key = json.dumps([cfg.model, cfg.model_kwargs, cfg.method, cfg.method_kwargs, asdict(cfg.train), bs,
                       num_classes, list(shape)], sort_keys=True, default=repr)   # repr: e.g. a LambdaLaw
     if key not in _COUNTS:
-        _COUNTS[key] = _step_counts(cfg, int(num_classes), tuple(shape), bs)
+        path = _cache_file(key)
+        if path is not None and _claim_or_wait(path):
+            ops, views = json.loads(path.read_text())
+            _COUNTS[key] = Counter(ops), Counter(views)
+        else:
+            try:
+                _COUNTS[key] = _step_counts(cfg, int(num_classes), tuple(shape), bs)
+            except BaseException:   # no count will come: let a waiting process trace it itself
+                if path is not None:
+                    path.with_suffix(".lock").unlink(missing_ok=True)
+                raise
+            if path is not None:    # written atomically: a reader sees a whole file or none
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(_COUNTS[key]))
+                os.replace(tmp, path)
     return _COUNTS[key]
+
+
+def _claim_or_wait(path: Path, patience: float = 300.0) -> bool:
+    """True when ``path`` holds a count (already, or once another process tracing it has written
+    it); False when this process should trace it (it has claimed it, or waited ``patience`` s)."""
+    lock = path.with_suffix(".lock")
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return path.exists()
+    except FileExistsError:
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline and lock.exists():
+            if path.exists():
+                return True
+            time.sleep(0.2)
+        return path.exists()
+
+
+def _cache_file(key: str) -> Path | None:
+    """The file of ``key`` in the ``MIXUPBOOK_COUNT_CACHE`` folder (None when it is not set)."""
+    root = os.environ.get("MIXUPBOOK_COUNT_CACHE")
+    if not root:
+        return None
+    return Path(root) / (hashlib.sha256(f"{torch.__version__}|{key}".encode()).hexdigest()[:32] + ".json")
 
 
 _COUNTS: dict[str, tuple[Counter, Counter]] = {}
