@@ -34,6 +34,7 @@ import torch
 
 from notebook_variants import register_notebook_variants
 
+from mixupbook import engine
 from mixupbook.data import Data
 from mixupbook.device_audit import audit, audit_objective
 from mixupbook.methods import OBJECTIVES, Objective, build_objective
@@ -58,7 +59,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 # bf16 on the CPU needs oneDNN's bf16 kernels. Where the CPU has none (an AVX2-only AMD EPYC, say),
 # bf16 autocast can abort the whole process in backward (seen for the WRN), so these tests are
 # skipped there with this reason; the GPU path they stand in for is unaffected.
-needs_bf16 = pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+needs_bf16 = pytest.mark.skipif(not engine.cpu_has_bf16(),
                                 reason="this CPU has no oneDNN bf16 kernels: bf16 autocast can abort here")
 
 
@@ -218,3 +219,19 @@ def test_audit_catches_a_planted_host_tensor():
     model, x, y = _audit_inputs("mixup")
     mixed = audit_objective(HostWeights(3), model, x, y)
     assert mixed and mixed[0].startswith("mul") and "cpu" in mixed[0] and "meta" in mixed[0]
+
+
+def test_fast_cpu_is_refused_where_the_cpu_has_no_bf16_kernels(monkeypatch):
+    # bf16 autocast without oneDNN bf16 kernels can abort the process in backward: a clear error
+    # naming the parameter comes first, before any training step; without amp the run is allowed
+    monkeypatch.setattr(engine, "cpu_has_bf16", lambda: False)
+    data = cifar_like(True)
+    model = build_model("mlp", 10, data.input_shape, hidden=(8,))
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="fast_cpu"):
+        fit(model, build_objective("mixup", 10), data, TrainConfig(epochs=1, batch_size=16, fast_cpu=True),
+            device="cpu", seed=1, progress=False)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
+    hist = fit(model, build_objective("mixup", 10), data, TrainConfig(epochs=1, batch_size=16, fast_cpu=True, amp=False),
+               device="cpu", seed=1, progress=False)
+    assert math.isfinite(hist[-1]["objective"])

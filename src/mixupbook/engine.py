@@ -53,9 +53,17 @@ def fast_path(dev: torch.device, cfg) -> bool:
 def autocast(dev: torch.device, amp: bool, fast_cpu: bool = False):
     """bf16 autocast on CUDA when ``amp`` (and on CPU when also ``fast_cpu``); otherwise a no-op,
     so default CPU runs stay bit-identical."""
+    if amp and dev.type == "cpu" and fast_cpu and not cpu_has_bf16():
+        raise ValueError("fast_cpu: bf16 autocast on this CPU has no oneDNN bf16 kernels and can abort the "
+                         "process in backward; valid here: fast_cpu=False or amp=False")
     if amp and (dev.type == "cuda" or (dev.type == "cpu" and fast_cpu)):
         return torch.autocast(dev.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN has bf16 kernels for this CPU (an AVX2-only CPU has none)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def to_fast(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
