@@ -83,7 +83,7 @@ def runs_cell(key: str, records: list[dict], summaries: dict) -> str:
                      f"[{_num(wlo)}, {_num(whi)}], {wreading}")
         if s.get("mixup1_minus_erm"):
             m, se = s["mixup1_minus_erm"]
-            parts.append(f"{s['quantity']}, mixup (α = 1) minus ERM: {m:.3g} (s.e. {se:.2g})")
+            parts.append(f"{s.get('difference_of', s['quantity'])}, mixup (α = 1) minus ERM: {m:.3g} (s.e. {se:.2g})")
     if recs:   # the claims' full texts are on the checklist; here their verdicts, linked to the cards
         parts.append("claims: " + ", ".join(f"{{ref}}`{r['verdict']} <{r['label']}>`" for r in recs))
     paper = [r for r in records if r["item"] == key and r["verdict"].startswith("paper scale")]
