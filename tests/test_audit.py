@@ -86,8 +86,49 @@ def test_problems_finds_every_way_an_audit_fails_to_cover_the_stored_claims(tmp_
         (lambda r: r["claims"]["claim-f1"].__setitem__("verdict", "fails"), "audited as 'fails'"),
         (lambda r: r["claims"]["claim-f1-chosen"]["verdicts"].__setitem__(1, "holds narrowly"), "verdicts at"),
         (lambda r: r.__setitem__("source_hash", "0"), "stale"),
+        (lambda r: r.__setitem__("library_hash", "0"), "the library code it imports"),
+        (lambda r: r.pop("library_hash"), "the library code it imports"),   # an audit from before the hash
     ]:
         broken = json.loads(json.dumps(rec))
         change(broken)
         path.write_text(json.dumps(broken))
         assert any(found in e for e in audit.problems(tmp_path, nb)), found
+
+
+def test_library_hash_follows_the_code_a_notebook_imports_and_nothing_else(tmp_path):
+    """An audit goes stale when library code the notebook runs changes (directly imported, imported by
+    that, or loaded by a registry by computed name), not for a docstring, a comment or a module it
+    never imports."""
+    pkg = tmp_path / "mixupbook"
+    files = {
+        "__init__.py": '"""The package."""\n',
+        "a.py": "from . import b\n\n\ndef f():\n    from .reg import build\n    return b.g() + build()\n",
+        "b.py": '"""Module b."""\n\n\ndef g():\n    """Doc."""\n    return 1  # a comment\n',
+        "c.py": "def h():\n    return 2\n",
+        "reg/__init__.py": "import importlib\n\nfor m in ['m']:\n    importlib.import_module(f'{__name__}.{m}')\n\n\ndef build():\n    return 0\n",
+        "reg/m.py": "X = 1\n",
+    }
+    for name, text in files.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(text)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("`import mixupbook.c` in prose is not code"),
+                nbformat.v4.new_code_cell("from mixupbook import a\nprint(a.f())")]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+
+    def edit(name, old, new):
+        (pkg / name).write_text((pkg / name).read_text().replace(old, new))
+        import os
+        os.utime(pkg / name, ns=(1, (pkg / name).stat().st_mtime_ns + 10**9))  # a new mtime for the cache
+        return claims.library_hash(path, pkg)
+
+    before = claims.library_hash(path, pkg)
+    assert edit("b.py", "Doc.", "Other doc.") == before
+    assert edit("b.py", "a comment", "another comment") == before
+    assert edit("c.py", "2", "3") == before                       # never imported
+    assert edit("b.py", "return 1", "return 2") != before         # imported by a
+    before = claims.library_hash(path, pkg)
+    assert edit("reg/m.py", "X = 1", "X = 2") != before           # loaded by the registry's import_module
+    before = claims.library_hash(path, pkg)
+    assert edit("__init__.py", '"""The package."""', '"""The package."""\nY = 0') != before

@@ -7,10 +7,11 @@ per notebook to ``results/audit/<chapter>/<notebook>.json``.
 
 The seeds are the fixed regression set 100 and 200 plus ``--fresh`` seeds (default 1) that nobody
 picks: drawn from a hash of the commit and the UTC date (``fresh_seeds``), so a later audit meets
-seeds no claim was tuned to. The record holds the notebook's source hash, the seeds (which were
+seeds no claim was tuned to. The record holds the notebook's source hash and the hash of the library code it imports
+(``claims.library_hash``), the seeds (which were
 fresh), the commit, date and kernel set, and for each claim whether it held, its verdict and its
 evidence at each seed (the stored run's seed first). The ledger shows "held for k of K seeds" from
-it, "stale" once the notebook's code changes, and ``make test`` fails when a claim that holds (or
+it, "stale" once the notebook's code or the library code it imports changes, and ``make test`` fails when a claim that holds (or
 is reported as not reproduced or inconclusive) is stale, did not hold at every seed, or came out
 with another verdict.
 """
@@ -110,6 +111,7 @@ def audit_notebook(root: Path, nb: Path, seeds=REGRESSION_SEEDS, fresh=(), meta=
     finally:
         os.environ.pop(claims.AUDIT_ENV, None)
     record = {"notebook": nb.relative_to(root).as_posix(), "source_hash": claims.source_hash(nb),
+              "library_hash": claims.library_hash(nb),
               "seeds": [stored_seed(nb), *map(int, seeds)], "fresh_seeds": [int(s) for s in fresh],
               **(meta or provenance(root)), "claims": result, "errors": errors}
     write_json_atomic(record, claims.audit_path(root, nb))
@@ -119,8 +121,9 @@ def audit_notebook(root: Path, nb: Path, seeds=REGRESSION_SEEDS, fresh=(), meta=
 def add_seeds(root: Path, nb: Path, record: dict, fresh, meta=None) -> dict:
     """Run ``fresh`` seeds only and append them to a current audit ``record`` of ``nb`` (its earlier
     seeds stand: the code has not changed since); the provenance of the earlier runs is kept."""
-    if record["source_hash"] != claims.source_hash(nb):
-        raise ValueError(f"{nb}: its audit is stale; re-run the whole audit")
+    why = claims.audit_stale(record, nb)
+    if why:
+        raise ValueError(f"{nb}: its audit is stale ({why}); re-run the whole audit")
     extra = audit_notebook(root, nb, fresh, fresh, meta)   # writes a record of the new seeds alone
     merged = {**record, "seeds": [*record["seeds"], *extra["seeds"][1:]],
               "fresh_seeds": [*record.get("fresh_seeds", []), *extra["fresh_seeds"]],
@@ -156,8 +159,9 @@ def problems(root: Path, nb: Path) -> list[str]:
     if not path.exists():
         return [f"{rel}: no seed audit (make audit-seeds AUDIT='--notebooks {rel}')"]
     record = json.loads(path.read_text())
-    if record["source_hash"] != claims.source_hash(nb):
-        return [f"{rel}: seed audit is stale"]
+    why = claims.audit_stale(record, nb)
+    if why:
+        return [f"{rel}: seed audit is stale: {why} (make audit-seeds AUDIT='--notebooks {rel}')"]
     bad = []
     for r in checked:
         audited = record["claims"].get(r["label"], {})
@@ -208,10 +212,9 @@ def main(argv=None) -> int:
     failed = 0
     for nb in targets(root, args.chapters, args.notebooks):
         path = claims.audit_path(root, nb)
-        if args.stale_only and path.exists() and \
-                json.loads(path.read_text())["source_hash"] == claims.source_hash(nb):
+        current = path.exists() and not claims.audit_stale(json.loads(path.read_text()), nb)
+        if args.stale_only and current:
             continue
-        current = path.exists() and json.loads(path.read_text())["source_hash"] == claims.source_hash(nb)
         if args.add_fresh and current and fresh:
             rec = add_seeds(root, nb, json.loads(path.read_text()), fresh, meta)
         else:

@@ -13,6 +13,7 @@ ledger and ``claims.json`` are built from those stored records (``book/_ext/clai
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import math
@@ -281,6 +282,109 @@ def source_hash(path: Path) -> str:
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()[:16]
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The installed versions of these count in ``library_hash``: they compute and generate the data.
+COMPUTE_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "mnist1d")
+
+
+def library_hash(path: Path, package_dir: Path = PACKAGE_DIR) -> str:
+    """A hash of the library code a notebook runs: the other half of what a seed audit is valid for.
+
+    It covers every ``mixupbook`` module the notebook's code cells import, every module those import
+    in turn (any import statement, also one inside a function) and their packages' ``__init__``; each
+    counts by its syntax tree with docstrings removed, so comments and documentation do not make an
+    audit stale, and a module the notebook never imports (the book's Sphinx extensions, the sweep
+    runner of another chapter) does not either. The data generators are library code (``data``,
+    ``benefit``) or come from the packages in ``COMPUTE_PACKAGES``, whose installed versions count too.
+    """
+    nb = json.loads(Path(path).read_text())
+    names: set[str] = set()
+    for c in nb["cells"]:
+        if c["cell_type"] == "code":
+            try:
+                names |= _imports(ast.parse("".join(c["source"])), None, package_dir)
+            except SyntaxError:
+                continue
+    seen: dict[str, str] = {}
+    todo = sorted(names)
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):       # importing a.b.c runs a, a.b and a.b.c
+            mod = ".".join(parts[:k])
+            if mod in seen:
+                continue
+            file = _module_file(mod, package_dir)
+            if file is None:                      # an attribute (from mixupbook.x import f), not a module
+                continue
+            digest, found = _module_digest(file, file.stat().st_mtime_ns, mod, file.name == "__init__.py", package_dir)
+            seen[mod] = digest
+            todo.extend(sorted(found - set(seen)))
+    from importlib import metadata
+    versions = {}
+    for pkg in COMPUTE_PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return hashlib.sha256(json.dumps([sorted(seen.items()), versions]).encode()).hexdigest()[:16]
+
+
+def _module_file(name: str, package_dir: Path) -> Path | None:
+    base = package_dir.joinpath(*name.split(".")[1:])
+    return next((f for f in (base.with_suffix(".py"), base / "__init__.py") if f.is_file()), None)
+
+
+def _imports(tree: ast.AST, module: str | None, package_dir: Path, is_package: bool = False) -> set[str]:
+    """The ``mixupbook`` names imported anywhere in ``tree`` (``module``: the importing module, for
+    relative imports); ``from m import x`` gives both ``m`` and ``m.x`` (a module or an attribute)."""
+    top = package_dir.name
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == top}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if module is None:
+                    continue
+                pkg = module.split(".") if is_package else module.split(".")[:-1]
+                base = pkg[:len(pkg) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod.split(".")[0] == top:
+                out |= {mod, *(f"{mod}.{a.name}" for a in node.names)}
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _module_digest(file: Path, mtime_ns: int, module: str, is_package: bool, package_dir: Path):
+    """(hash of the module's syntax tree without docstrings, the mixupbook names it imports)."""
+    tree = ast.parse(file.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    digest = hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+    found = _imports(tree, module, package_dir, is_package)
+    if any(isinstance(n, ast.Call) and getattr(n.func, "attr", getattr(n.func, "id", "")) == "import_module"
+           for n in ast.walk(tree)):              # imports by computed name (a registry): its whole folder
+        pkg = module if is_package else module.rpartition(".")[0]
+        found |= {f"{pkg}.{f.stem}" for f in file.parent.glob("*.py") if f.stem != "__init__"}
+    return digest, frozenset(found)
+
+
+def audit_stale(audit: dict, nb: Path) -> str:
+    """Why a seed audit record no longer covers notebook ``nb`` ('' when it does)."""
+    if audit.get("source_hash") != source_hash(nb):
+        return "the notebook's code changed"
+    if audit.get("library_hash") != library_hash(nb):
+        return "the library code it imports, or a computing package's version, changed"
+    return ""
+
+
 def is_audited(records: list[dict]) -> bool:
     """Whether a notebook's claims are seed-audited: any claim checks a condition. Every notebook
     takes a ``seed`` (its data, initialisation or sampling), so a claim that names no seeds is
@@ -302,7 +406,7 @@ def audit_status(root: Path, nb: Path, rec: dict) -> str:
     if not path.exists():
         return "not audited"
     audit = json.loads(path.read_text())
-    if audit["source_hash"] != source_hash(nb):
+    if audit_stale(audit, nb):
         return "stale"
     held = audit["claims"].get(rec["label"], {}).get("held")
     if held is None:
@@ -465,7 +569,7 @@ def export(root: Path, commit: str = "unknown", date: str = "") -> dict:
             per_cell.setdefault(r["cell"], []).append(r["label"])
         path = audit_path(root, nb)
         audit = json.loads(path.read_text()) if path.exists() else None
-        if audit and audit["source_hash"] != source_hash(nb):
+        if audit and audit_stale(audit, nb):
             audit = None
         for r in mine:
             entry = audit["claims"].get(r["label"]) if audit else None
