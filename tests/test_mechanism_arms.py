@@ -100,3 +100,23 @@ def test_arms_table_rows_come_from_the_s6_claims():
     assert "+0.50 +- 0.05" in lines[2] and "claim-s6-gain" in lines[2]
     assert "shrunk points" in lines[3] and "0.86 +- 0.05 [0.76, 0.94]" in lines[3]
     assert "{ref}`inconclusive at book scale <claim-s6-shrunk-points>`" in lines[3]
+
+
+def test_laws_table_rows_come_from_the_s7_claims():
+    from mixupbook import claims
+
+    table = _arms_table()
+    assert table.laws_table_lines([]) == [f"*Laws with equal label-weight moments: {table.NOT_YET}.*"]
+    ev = {"test loss, two bands - centre and ends": "+0.11 +- 0.02", "95% t interval": [0.0692, 0.1551]}
+    recs = [claims.make_record("S7", "S1 regulariser reading: equal loss, in a regime", "inconclusive at book scale",
+                               holds=True, evidence=ev, seeds=list(range(10))),
+            claims.make_record("S7", "S3 shrinkage reading: lower loss, in a regime", "holds", holds=True,
+                               evidence=ev, seeds=list(range(10))),
+            claims.make_record("S6", "an arm", "holds", holds=True)]
+    for rec, lab in zip(recs, ("claim-s7-regulariser", "claim-s7-shrinkage", "claim-s6-x")):
+        rec["label"] = lab
+    lines = table.laws_table_lines(recs)
+    assert len(lines) == 4                       # header, rule, two readings; S6 is not here
+    assert lines[2].startswith("| S1 regulariser reading |") and "[0.07, 0.16]" in lines[2]
+    assert "{ref}`inconclusive at book scale <claim-s7-regulariser>`" in lines[2]
+    assert "{ref}`holds <claim-s7-shrinkage>`" in lines[3] and "+0.11 +- 0.02" in lines[3]

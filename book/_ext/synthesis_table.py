@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 from docutils import nodes
-from docutils.parsers.rst import Directive
+from docutils.parsers.rst import Directive, directives
 from docutils.statemachine import StringList
 from sphinx.util import logging
 
@@ -175,9 +175,32 @@ def arms_table_lines(records: list[dict]) -> list[str]:
     return lines
 
 
+LAWS_ITEM = "S7"
+
+
+def laws_table_lines(records: list[dict]) -> list[str]:
+    """The second design's table (item S7): one row per reading's claim (its text, the evidence they
+    share, its verdict card). Empty of rows when no S7 claim is recorded."""
+    recs = [r for r in records if r["item"] == LAWS_ITEM and not r["verdict"].startswith("paper scale")]
+    if not recs:
+        return [f"*Laws with equal label-weight moments: {NOT_YET}.*"]
+    keys = list(dict(recs[0]["evidence"]))
+    lines = ["| reading | " + " | ".join(_esc(k) for k in keys) + " | verdict (claim card) |",
+             "| --- | " + " | ".join("---" for _ in keys) + " | --- |"]
+    for r in recs:
+        ev = dict(r["evidence"])
+        cells = [r["claim"].split(",")[0].split(":")[0]] + [
+            _interval(ev.get(k)) if isinstance(ev.get(k), list) else str(ev.get(k, "-")) for k in keys]
+        lines.append("| " + " | ".join(_esc(c) for c in cells) + f" | {{ref}}`{r['verdict']} <{r['label']}>` |")
+    return lines
+
+
 class MechanismArmsTable(Directive):
     """``mechanism-arms-table``: each explanation's arm and its share of mixup's gain (item S6), from
-    the stored claim records of ``notebooks/synthesis/03_mechanism_arms.ipynb``."""
+    the stored claim records of ``notebooks/synthesis/03_mechanism_arms.ipynb``; with ``:laws:``, the
+    second design's readings (item S7) instead."""
+
+    option_spec = {"laws": directives.flag}
 
     def run(self):
         env = self.state.document.settings.env
@@ -186,7 +209,8 @@ class MechanismArmsTable(Directive):
             env.note_dependency(str(nb))
         env.note_reread()
         container = nodes.container(classes=["claims-table", "synthesis-table"])
-        self.state.nested_parse(StringList(arms_table_lines(claims.collect(root))), self.content_offset, container)
+        lines = (laws_table_lines if "laws" in self.options else arms_table_lines)(claims.collect(root))
+        self.state.nested_parse(StringList(lines), self.content_offset, container)
         return [container]
 
 
