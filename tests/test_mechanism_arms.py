@@ -119,4 +119,4 @@ def test_laws_table_rows_come_from_the_s7_claims():
     assert len(lines) == 4                       # header, rule, two readings; S6 is not here
     assert lines[2].startswith("| S1 regulariser reading |") and "[0.07, 0.16]" in lines[2]
     assert "{ref}`inconclusive at book scale <claim-s7-regulariser>`" in lines[2]
-    assert "{ref}`holds <claim-s7-shrinkage>`" in lines[3] and "+0.11 +- 0.02" in lines[3]
+    assert "{ref}`holds <claim-s7-shrinkage>`" in lines[3] and "+0.11 ± 0.02" in lines[3]   # in symbols

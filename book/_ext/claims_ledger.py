@@ -20,6 +20,7 @@ from docutils.statemachine import StringList
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
+from claim_math import chapter_of, pretty
 from mixupbook import claims
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def checklist_lines(key: str, records: list[dict]) -> list[str]:
             for name in ("reason", "record"):
                 if r[name]:
                     evidence += f"; {name}: {r[name]}"
-            lines.append(f"| {_esc(head) if k == 0 else ''} | {_esc(r['claim'])} | {r['verdict']} | "
+            lines.append(f"| {_esc(head) if k == 0 else ''} | {_esc(pretty(r['claim'], key))} | {r['verdict']} | "
                          f"{_esc(evidence)} | {r['audit'] or '-'} | {{ref}}`cell <{r['label']}>` |")
     return lines
 
@@ -160,7 +161,7 @@ def _pass(self, node):
 
 class CollapseClaimCards(SphinxPostTransform):
     """A claim card (``claims.card_markdown``: an admonition of class ``claim``) keeps its verdict line
-    and the claim's sentence in view; what follows (evidence, seeds, tolerance, erratum) is collapsed.
+    and the claim's sentence in view, the sentence's mathematics in symbols (``claim_math``); what follows (evidence, seeds, tolerance, erratum) is collapsed.
     The stored notebook outputs are unchanged; tools/print_pdf.py opens every ``details`` to print."""
     default_priority = 200
 
@@ -169,6 +170,10 @@ class CollapseClaimCards(SphinxPostTransform):
             if "claim" not in card["classes"]:
                 continue
             body = [c for c in card.children if not isinstance(c, nodes.title)]
+            if body and isinstance(body[0], nodes.paragraph):   # the claim's sentence, in math symbols
+                for text in list(body[0].findall(nodes.Text)):
+                    if not isinstance(text.parent, nodes.literal):
+                        text.parent.replace(text, nodes.Text(pretty(str(text), chapter_of(self.env.docname))))
             rest = body[1:]   # the first paragraph is the claim's sentence
             if not rest or any(isinstance(c, claim_evidence) for c in rest):
                 continue

@@ -24,6 +24,7 @@ from docutils.parsers.rst import Directive, directives
 from docutils.statemachine import StringList
 from sphinx.util import logging
 
+from claim_math import pretty
 from mixupbook import claims
 
 logger = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ def arms_table_lines(records: list[dict]) -> list[str]:
                      ev.get("ECE, mixup - ERM (context)", "-")]
             lines.append("| " + " | ".join(_esc(c) for c in cells) + f" | {card} |")
             continue
-        cells = [ev.get("explanation", "-"), ev["arm"], ev.get("isolates", "-"),
+        cells = [ev.get("explanation", "-"), ev["arm"], pretty(ev.get("isolates", "-"), "synthesis"),
                  f"{ev.get('share of the gain, test loss', '-')} {_interval(ev.get('95% interval, test loss'))}"
                  f"<br>{ev.get('reading, test loss', '')}",
                  f"{ev.get('share of the gain, accuracy', '-')} {_interval(ev.get('95% interval, accuracy'))}"
@@ -185,12 +186,12 @@ def laws_table_lines(records: list[dict]) -> list[str]:
     if not recs:
         return [f"*Laws with equal label-weight moments: {NOT_YET}.*"]
     keys = list(dict(recs[0]["evidence"]))
-    lines = ["| reading | " + " | ".join(_esc(k) for k in keys) + " | verdict (claim card) |",
+    lines = ["| reading | " + " | ".join(_esc(pretty(k, "synthesis")) for k in keys) + " | verdict (claim card) |",
              "| --- | " + " | ".join("---" for _ in keys) + " | --- |"]
     for r in recs:
         ev = dict(r["evidence"])
-        cells = [r["claim"].split(",")[0].split(":")[0]] + [
-            _interval(ev.get(k)) if isinstance(ev.get(k), list) else str(ev.get(k, "-")) for k in keys]
+        cells = [r["claim"].split(",")[0].split(":")[0]] + [pretty(c, "synthesis") for c in [
+            _interval(ev.get(k)) if isinstance(ev.get(k), list) else str(ev.get(k, "-")) for k in keys]]
         lines.append("| " + " | ".join(_esc(c) for c in cells) + f" | {{ref}}`{r['verdict']} <{r['label']}>` |")
     return lines
 
