@@ -6,7 +6,13 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 NOTEBOOKS := $(shell find notebooks -name '[0-9]*.ipynb' | sort)
-MATHJAX := _static/mathjax/tex-svg.js
+MATHJAX := _static/mathjax/.copied
+# The MathJax components the book's loader can request (mathjax3_config in _config.yml): startup,
+# TeX input with its extensions (loaded on demand by \require and autoload), SVG output with its
+# font, hidden MathML for screen readers. Copying these, not the whole es5 tree (24 MB: CHTML fonts,
+# the speech engine, other combined components), keeps the built site small; a component the
+# loader asks for and does not find is a console error in tools/browser_check.py.
+MATHJAX_FILES := startup.js input/tex.js input/tex output/svg.js output/svg a11y/assistive-mml.js
 
 # Every target that writes or compares stored notebook outputs runs under one CPU kernel set.
 # PyTorch's ATen, oneDNN and MKL (and numpy's OpenBLAS) pick kernels by instruction set; AVX-512
@@ -44,8 +50,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(MATHJAX): $(VENV)/.installed
-	mkdir -p _static/mathjax
-	cp -r $$($(BIN)/python -c "import pathlib, mathjax; print(pathlib.Path(mathjax.__file__).parent / 'static/mathjax/es5')")/. _static/mathjax/
+	rm -rf _static/mathjax && mkdir -p _static/mathjax
+	cd $$($(BIN)/python -c "import pathlib, mathjax; print(pathlib.Path(mathjax.__file__).parent / 'static/mathjax/es5')") && \
+	  cp -r --parents $(MATHJAX_FILES) $(CURDIR)/_static/mathjax/
+	touch $@
 
 book: setup $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going

@@ -2,9 +2,9 @@
 
 Jupyter Book 1.x adds every ``*.js`` and ``*.css`` under ``_static/`` to every page
 (``jupyter_book.config.get_final_config`` globs the static paths, once per entry of
-``html_static_path``). ``make book`` copies MathJax's whole es5 tree to
-``_static/mathjax`` so that the book renders offline; without this hook each page would
-load all ~70 MathJax components (about 20 MB), in any order, and they would fight
+``html_static_path``). ``make book`` copies the MathJax components the book's loader can request
+to ``_static/mathjax`` so that the book renders offline; without this hook each page would
+load every one of them, in any order, and they would fight
 (console errors, SVG output silently replaced by CHTML). MathJax is loaded exactly once,
 by Sphinx's ``mathjax_path``; its components are fetched on demand by its own loader.
 

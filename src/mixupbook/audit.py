@@ -196,6 +196,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fresh", type=int, default=1, help="fresh seeds from the commit and date (default 1)")
     ap.add_argument("--seeds", nargs="*", type=int, default=None,
                     help="the seeds instead of 100, 200 and the fresh ones (for a reproduction)")
+    ap.add_argument("--also", nargs="*", type=int, default=[],
+                    help="more seeds besides 100, 200 and the fresh ones (e.g. a block where an earlier audit failed)")
     ap.add_argument("--stale-only", action="store_true", help="skip notebooks whose audit is current")
     ap.add_argument("--add-fresh", action="store_true",
                     help="for a current audit, run only the fresh seeds and append them (a stale one is re-run whole)")
@@ -205,7 +207,7 @@ def main(argv=None) -> int:
     root = repo_root()
     meta = provenance(root)
     fresh = fresh_seeds(args.fresh, meta["commit"], meta["date"]) if args.seeds is None else []
-    seeds = [*REGRESSION_SEEDS, *fresh] if args.seeds is None else args.seeds
+    seeds = [*REGRESSION_SEEDS, *args.also, *fresh] if args.seeds is None else args.seeds
     if len(seeds) < 2:
         raise SystemExit(f"--seeds: give at least two seeds besides the stored run's, got {seeds}")
     print(f"audit seeds: {seeds} (fresh: {fresh or 'none'}; commit {meta['commit'][:12]}, {meta['date']})", flush=True)
