@@ -36,8 +36,11 @@ def test_checklists_show_the_symbols_and_claims_json_keeps_the_ascii():
     import claims_ledger
     from mixupbook import claims
 
-    rec = {**claims.make_record("F3", "lam ~ D~ gives E[1 - lam] = alpha/(2 alpha + 1)", "holds", holds=True),
+    rec = {**claims.make_record("F3", "lam ~ D~ gives E[1 - lam] = alpha/(2 alpha + 1)", "holds", holds=True,
+                                evidence={"theta_bar": 0.75}, erratum="erratum-eta-x"),
            "label": "claim-f3", "chapter": "foundations", "audit": ""}
     lines = claims_ledger.checklist_lines("foundations", [rec])
-    assert any("λ ∼ D̃ gives 𝔼[1 - λ] = α/(2 α + 1)" in line for line in lines)
+    row = next(line for line in lines if "claim-f3" in line)
+    assert "λ ∼ D̃ gives 𝔼[1 - λ] = α/(2 α + 1)" in row and "θ̄ = 0.75" in row   # the evidence too
+    assert "{ref}`erratum-eta-x`" in row                                          # a link target is not text
     assert rec["claim"] == "lam ~ D~ gives E[1 - lam] = alpha/(2 alpha + 1)"

@@ -50,7 +50,7 @@ def checklist_lines(key: str, records: list[dict]) -> list[str]:
         if not mine:
             lines.append(f"| {_esc(head)} | {_esc(info['result'])} | no claim yet | | | |")
         for k, r in enumerate(mine):
-            evidence = claims._evidence_text(r)
+            evidence = pretty(claims._evidence_text(r), key)
             if r["erratum"]:
                 evidence += f"; erratum: {{ref}}`{r['erratum']}`"
             for name in ("reason", "record"):
@@ -170,9 +170,9 @@ class CollapseClaimCards(SphinxPostTransform):
             if "claim" not in card["classes"]:
                 continue
             body = [c for c in card.children if not isinstance(c, nodes.title)]
-            if body and isinstance(body[0], nodes.paragraph):   # the claim's sentence, in math symbols
-                for text in list(body[0].findall(nodes.Text)):
-                    if not isinstance(text.parent, nodes.literal):
+            for part in body:   # the sentence and its evidence, in math symbols (links and code as they are)
+                for text in list(part.findall(nodes.Text)):
+                    if not isinstance(text.parent, (nodes.literal, nodes.reference)):
                         text.parent.replace(text, nodes.Text(pretty(str(text), chapter_of(self.env.docname))))
             rest = body[1:]   # the first paragraph is the claim's sentence
             if not rest or any(isinstance(c, claim_evidence) for c in rest):
