@@ -170,3 +170,17 @@ def test_t_margin_uses_the_t_quantile_of_n_minus_1_degrees():
         claims.t_margin(s, 1.5)
     with pytest.raises(ValueError, match="summary_"):
         claims.t_margin({"mean": 1.0})
+
+
+def test_the_code_fingerprint_is_the_same_on_every_python():
+    """Python 3.12 gives every function an empty ``type_params`` and 3.13's ast.dump leaves empty fields
+    out: the fingerprint must not move with them, or every audit would be stale on another Python."""
+    import ast
+
+    tree = ast.parse("def f(x):\n    return x + 1\n")
+    before = claims.canonical(tree)
+    tree.body[0].type_params = []            # what 3.12 adds
+    tree.body[0]._fields = (*tree.body[0]._fields, "type_params")
+    assert claims.canonical(tree) == before
+    assert claims.canonical(ast.parse("def f(x):\n    return x + 2\n")) != before
+    assert claims.canonical(ast.parse("def f(x):  # a comment\n    return (x + 1)\n")) == before

@@ -265,9 +265,10 @@ def notebook_claims(path: Path) -> list[dict]:
 def source_hash(path: Path) -> str:
     """A hash of what a notebook's code cells compute: what the seed audit is valid for.
 
-    Each code cell counts by its syntax tree, so formatting, comments and prose (markdown cells) do
-    not make an audit stale; the generated ``launch-install`` cell and papermill's injected
-    parameters are left out. A cell that does not parse (IPython syntax) counts by its text.
+    Each code cell counts by its syntax tree (``canonical``), so formatting, comments and prose
+    (markdown cells) do not make an audit stale; the generated ``launch-install`` cell and
+    papermill's injected parameters are left out. A cell that does not parse (IPython syntax) counts
+    by its text.
     """
     nb = json.loads(Path(path).read_text())
     cells = []
@@ -276,10 +277,25 @@ def source_hash(path: Path) -> str:
             continue
         src = "".join(c["source"])
         try:
-            cells.append(ast.dump(ast.parse(src)))
+            cells.append(canonical(ast.parse(src)))
         except SyntaxError:
             cells.append(src)
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()[:16]
+
+
+def canonical(node) -> str:
+    """A syntax tree as text that is the same on every Python the book supports (3.10 and later):
+    node types and fields, leaving out fields that are empty or None. ``ast.dump`` is not: Python
+    3.12 adds an empty ``type_params`` to every function and class, and 3.13 leaves empty fields
+    out, so a hash of it would call every audit stale on another Python."""
+    def walk(n):
+        if isinstance(n, ast.AST):
+            fields = [(f, walk(getattr(n, f, None))) for f in n._fields]
+            return [type(n).__name__, [[f, v] for f, v in fields if v not in (None, [])]]
+        if isinstance(n, list):
+            return [walk(x) for x in n]
+        return repr(n)
+    return json.dumps(walk(node))
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -367,7 +383,7 @@ def _module_digest(file: Path, mtime_ns: int, module: str, is_package: bool, pac
                 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
                 and isinstance(body[0].value.value, str)):
             node.body = body[1:] or [ast.Pass()]
-    digest = hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(canonical(tree).encode()).hexdigest()[:16]
     found = _imports(tree, module, package_dir, is_package)
     if any(isinstance(n, ast.Call) and getattr(n.func, "attr", getattr(n.func, "id", "")) == "import_module"
            for n in ast.walk(tree)):              # imports by computed name (a registry): its whole folder
