@@ -101,5 +101,30 @@ def test_nbval_with_the_plugin(tmp_path, printed, tolerant, passes):
 def test_the_rule_is_stated_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for constant in (f"{compare.UNITS} units", f"{compare.RTOL:.0%}", f"{compare.SE_MULTIPLE:g} s.e.",
-                     f"factor of {compare.SE_RATIO:g}"):
+                     f"factor of {compare.SE_RATIO:g}", f"{compare.INTERVAL_FRACTION:g} of its width"):
         assert constant in readme, constant
+
+
+@pytest.mark.parametrize("moved,agree", [([0.2624, 0.48], True),    # ends moved by about 1 s.e. (another CPU)
+                                         ([0.05, 0.30], False)])    # moved by a whole width
+def test_an_interval_in_the_evidence_agrees_within_half_its_width(moved, agree):
+    rec = {**claims.make_record("S6", "x", "holds", holds=True, seeds=[0, 1],
+                                evidence={"95% interval, accuracy": [0.3109, 0.5], "pair": [0.3109, 0.5]}),
+           "label": "claim-s6"}
+    new = copy.deepcopy(rec)
+    new["evidence"][0][1] = moved
+    assert (compare.mismatch(rec, new) is None) is agree
+    other = copy.deepcopy(rec)
+    other["evidence"][1][1] = [0.2624, 0.48]          # not named as an interval: the number rule
+    assert "pair" in compare.mismatch(rec, other)
+
+
+@pytest.mark.parametrize("form", [claims.card_text, claims.card_markdown, claims.card_html])
+def test_a_claim_cards_printed_forms_are_compared_up_to_their_evidence(form):
+    rec = {**claims.make_record("S6", "the arm recovers all", "holds", holds=True, seeds=[0, 1],
+                                evidence={"95% interval, accuracy": [0.3109, 0.5]}), "label": "claim-s6"}
+    moved = copy.deepcopy(rec)
+    moved["evidence"][0][1] = [0.2624, 0.48]
+    assert compare.mismatch(form(rec), form(moved)) is None        # the evidence: the record's to judge
+    assert compare.mismatch(form(rec), form({**rec, "verdict": "fails"}))
+    assert compare.mismatch(form(rec), form({**rec, "claim": "the arm recovers half"}))

@@ -167,10 +167,8 @@ def arms_table_lines(records: list[dict]) -> list[str]:
             lines.append("| " + " | ".join(_esc(c) for c in cells) + f" | {card} |")
             continue
         cells = [ev.get("explanation", "-"), ev["arm"], pretty(ev.get("isolates", "-"), "synthesis"),
-                 f"{ev.get('share of the gain, test loss', '-')} {_interval(ev.get('95% interval, test loss'))}"
-                 f"<br>{ev.get('reading, test loss', '')}",
-                 f"{ev.get('share of the gain, accuracy', '-')} {_interval(ev.get('95% interval, accuracy'))}"
-                 f"<br>{ev.get('reading, accuracy', '')}",
+                 f"{ev.get('share of the gain, test loss', '-')} {_interval(ev.get('95% interval, test loss'))}",
+                 f"{ev.get('share of the gain, accuracy', '-')} {_interval(ev.get('95% interval, accuracy'))}",
                  ev.get("ECE, arm - ERM", "-")]
         lines.append("| " + " | ".join(_esc(c) for c in cells) + f" | {card} |")
     return lines

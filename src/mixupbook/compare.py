@@ -16,7 +16,11 @@ The rule (``agree``; README "Which machines reproduce the stored outputs"):
   differ by at most ``SE_MULTIPLE`` times the larger s.e. (or by the rule above), and the two
   standard errors when their ratio is at most ``SE_RATIO`` (or by the rule above).
 - **Claim records** (``mixupbook.claims.MIME``): every field exactly (item, claim, verdict,
-  held, label, seeds, tolerance, ...) except the evidence values, which follow the number rule.
+  held, label, seeds, tolerance, ...) except the evidence values, which follow the number rule; an
+  evidence value named as an interval (``[lo, hi]``, e.g. a bootstrap interval) agrees when each end
+  moves by at most ``INTERVAL_FRACTION`` of its width (or by the number rule). A claim card's
+  Markdown, HTML and text forms are compared up to their evidence (the verdict line and the
+  claim's sentence exactly): their evidence is the record's, compared there.
 - **Images** are not compared (nbval does not compare ``image/png`` either; glued figures too).
 
 A printed quantity that moves by more than this under last-bit noise is printed coarser (or as
@@ -36,6 +40,8 @@ RTOL = 0.01         # or this relative difference, whichever is larger
 # seeds exceeds 4 about 2% of the time (F(4, 4) distribution of their squares).
 SE_MULTIPLE = 4.0   # a mean beside its standard error may move by this many standard errors
 SE_RATIO = 4.0      # two standard errors of the same quantity agree within this factor
+# A 95% interval is about 4 s.e. wide, and its ends move with the estimate: half its width is 2 s.e.
+INTERVAL_FRACTION = 0.5
 
 _NUM = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?"
 # A number not glued to a word before it (z11, x2, claim-h4-2 stay text) and its optional "+- s.e.".
@@ -107,6 +113,12 @@ def _value_mismatch(path: str, ref, new) -> str | None:
     if isinstance(ref, str) and isinstance(new, str):
         why = text_mismatch(ref, new)
         return f"{path}: {why}" if why else None
+    if _interval(path, ref) and _interval(path, new):
+        width = max(ref[1] - ref[0], new[1] - new[0])
+        for i, (r, n) in enumerate(zip(ref, new)):
+            if not (number_agrees(_printed(r), _printed(n)) or abs(r - n) <= INTERVAL_FRACTION * width):
+                return f"{path}[{i}]: {r!r} vs {n!r}, beyond {INTERVAL_FRACTION:g} of the interval's width"
+        return None
     if isinstance(ref, list) and isinstance(new, list) and len(ref) == len(new):
         for i, (r, n) in enumerate(zip(ref, new)):
             why = _value_mismatch(f"{path}[{i}]", r, n)
@@ -114,6 +126,23 @@ def _value_mismatch(path: str, ref, new) -> str | None:
                 return why
         return None
     return None if ref == new else f"{path}: {ref!r} vs {new!r}"
+
+
+def _interval(path: str, v) -> bool:
+    """An evidence value named as an interval: ``[lo, hi]``, two numbers in order."""
+    return ("interval" in path and isinstance(v, list) and len(v) == 2
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v) and v[0] <= v[1])
+
+
+def card_head(text: str) -> str | None:
+    """The part of a claim card's Markdown, HTML or text form before its evidence (None for other text)."""
+    if text.startswith("<div style='border-left:4px solid"):            # claims.card_html
+        return text.split("<ul>")[0]
+    if re.match(r"\([a-z0-9-]+\)=\n:::\{admonition\} ", text):         # claims.card_markdown
+        return "\n\n".join(text.split("\n\n")[:2])
+    if re.match(r"\[[^\]\n]+ · [^\]\n]+\] ", text):                     # claims.card_text
+        return text.split("\n")[0]
+    return None
 
 
 def _printed(v) -> str:
@@ -147,6 +176,9 @@ def mismatch(ref, new) -> str | None:
     if isinstance(ref, str) and isinstance(new, str) and ref.startswith(PNG) and new.startswith(PNG):
         return None   # a glued figure (myst-nb keeps it under another MIME type than image/png)
     if isinstance(ref, str) and isinstance(new, str):
+        heads = card_head(ref), card_head(new)
+        if heads[0] is not None and heads[1] is not None:   # the evidence is the record's, compared there
+            return None if heads[0] == heads[1] else f"claim card: {heads[0][-80:]!r} vs {heads[1][-80:]!r}"
         return text_mismatch(ref, new)
     if isinstance(ref, dict) and isinstance(new, dict) and {"item", "verdict", "evidence"} <= set(ref):
         return record_mismatch(ref, new)
