@@ -7,12 +7,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 NOTEBOOKS := $(shell find notebooks -name '[0-9]*.ipynb' | sort)
 MATHJAX := _static/mathjax/.copied
-# The MathJax components the book's loader can request (mathjax3_config in _config.yml): startup,
+# The MathJax components the book's loader can request (mathjax3_config in _config.yml): startup and core,
 # TeX input with its extensions (loaded on demand by \require and autoload), SVG output with its
 # font, hidden MathML for screen readers. Copying these, not the whole es5 tree (24 MB: CHTML fonts,
 # the speech engine, other combined components), keeps the built site small; a component the
 # loader asks for and does not find is a console error in tools/browser_check.py.
-MATHJAX_FILES := startup.js input/tex.js input/tex output/svg.js output/svg a11y/assistive-mml.js
+MATHJAX_FILES := startup.js core.js input/tex.js input/tex output/svg.js output/svg a11y/assistive-mml.js
 
 # Every target that writes or compares stored notebook outputs runs under one CPU kernel set.
 # PyTorch's ATen, oneDNN and MKL (and numpy's OpenBLAS) pick kernels by instruction set; AVX-512
