@@ -7,13 +7,13 @@ per notebook to ``results/audit/<chapter>/<notebook>.json``.
 
 The seeds are the fixed regression set 100 and 200 plus ``--fresh`` seeds (default 1) that nobody
 picks: drawn from a hash of the commit and the UTC date (``fresh_seeds``), so a later audit meets
-seeds no claim was tuned to. The record holds the notebook's source hash and the hash of the library code it imports
-(``claims.library_hash``), the seeds (which were
-fresh), the commit, date and kernel set, and for each claim whether it held, its verdict and its
-evidence at each seed (the stored run's seed first). The ledger shows "held for k of K seeds" from
-it, "stale" once the notebook's code or the library code it imports changes, and ``make test`` fails when a claim that holds (or
-is reported as not reproduced or inconclusive) is stale, did not hold at every seed, or came out
-with another verdict.
+seeds no claim was tuned to. The record holds the notebook's source hash and the hash of the
+library code it imports (``claims.library_hash``), the seeds (which were fresh), the commit, date
+and kernel set, and for each claim whether it held, its verdict and its evidence at each seed (the
+stored run's seed first). The ledger shows "held for k of K seeds" from it, "stale" once the
+notebook's code or the library code it imports changes, and ``make test`` fails when a claim that
+holds (or is reported as not reproduced or inconclusive) is stale, did not hold at every seed, or
+came out with another verdict.
 """
 from __future__ import annotations
 
