@@ -50,7 +50,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(MATHJAX): $(VENV)/.installed
-	rm -rf _static/mathjax && mkdir -p _static/mathjax
+	rm -rf _static/mathjax _build/html/_static/mathjax && mkdir -p _static/mathjax
 	cd $$($(BIN)/python -c "import pathlib, mathjax; print(pathlib.Path(mathjax.__file__).parent / 'static/mathjax/es5')") && \
 	  cp -r --parents $(MATHJAX_FILES) $(CURDIR)/_static/mathjax/
 	touch $@
