@@ -3,7 +3,8 @@
 A command a reader copies must work as shown, so a renamed notebook or spec breaks this test
 instead of the reader. Each ```bash block of SHOWN is split into commands (continuation lines
 joined, comments dropped) and each command is run in its cheapest faithful form, chosen by
-RULES: paper-scale papermill runs get ``-p dry_run True``, sweeps ``--dry-run``, long make
+RULES: paper-scale papermill runs get ``-p dry_run True``, sweeps parse their options and load their
+spec (tests/test_sweep.py dry-runs every spec), long make
 targets ``make -n`` (the target exists and its recipe expands), commands on a placeholder
 notebook (``notebooks/<key>/NN_name``) run on a copy of a real notebook in a temporary folder.
 A shown command no rule knows fails the test: add a rule when you add a command.
@@ -26,6 +27,15 @@ BIN = Path(sys.executable).parent
 #: what a placeholder path in a shown command stands for when it is run
 PLACEHOLDER_NOTEBOOK = "notebooks/foundations/01_mixing_and_the_mixup_loss"
 PLACEHOLDER = re.compile(r"notebooks/(<key>|zhang2021)/NN_name")
+
+
+#: a shown sweep command: its arguments parse and its spec loads; the spec is one of experiments/, which
+#: tests/test_sweep.py dry-runs point by point (a second dry run here would only repeat it)
+SWEEP_CHECK = ("import inspect, sys; from pathlib import Path; from mixupbook import sweep; "
+               "sweep.load_spec(sys.argv[1]); "
+               "assert Path(sys.argv[1]).resolve().parent == Path('experiments').resolve(), sys.argv[1]; "
+               "options = [a for a in sys.argv[2:] if a.startswith('-')]; "
+               "assert all(f'\"{o}\"' in inspect.getsource(sweep.main) for o in options), options")
 
 
 def shown_blocks(text: str) -> list[str]:
@@ -94,9 +104,9 @@ def cheapest(cmd: str, tmp: Path) -> tuple[list[str] | None, Path, str]:
     if prog == "jupytext":
         return [str(BIN / "jupytext"), *argv[1:]], cwd, "jupytext (on a copy when the path is a placeholder)"
     if prog in ("python", "python3") and argv[1:3] == ["-m", "mixupbook.sweep"]:
-        rest = [a for a in argv[3:] if a not in ("--devices",) and not re.fullmatch(r"[\d,]+", a)]
-        return [sys.executable, "-m", "mixupbook.sweep", *rest, *([] if "--dry-run" in rest else ["--dry-run"])], \
-            cwd, "sweep --dry-run (every grid point validated, nothing trained)"
+        spec = next(a for a in argv[3:] if a.endswith(".yaml"))
+        return [sys.executable, "-c", SWEEP_CHECK, spec, *argv[3:]], cwd, \
+            "the sweep's options parse and its spec loads (tests/test_sweep.py dry-runs every spec)"
     if prog in ("python", "python3") and len(argv) > 1 and argv[1].startswith("tools/"):
         return [sys.executable, str(ROOT / argv[1]), *argv[2:]], cwd, \
             "the book's tool (on a copy when the path is a placeholder)"
