@@ -155,7 +155,7 @@ def arms_table_lines(records: list[dict]) -> list[str]:
     recs = [r for r in records if r["item"] == ARMS_ITEM and not r["verdict"].startswith("paper scale")]
     if not recs:
         return [f"*Mechanism arms: {NOT_YET}.*"]
-    lines = ["| " + " | ".join(title for _, title in ARMS_COLUMNS) + " | recovers all of mixup's gain in test loss? (claim card) |",
+    lines = ["| " + " | ".join(title for _, title in ARMS_COLUMNS) + " | the row's claim: verdict (card) |",
              "| " + " | ".join("---" for _ in ARMS_COLUMNS) + " | --- |"]
     for r in recs:
         ev = dict(r["evidence"])
