@@ -119,3 +119,24 @@ def test_laws_table_rows_come_from_the_s7_claims():
     assert lines[2].startswith("| S1 regulariser reading |") and "[0.07, 0.16]" in lines[2]
     assert "{ref}`inconclusive at book scale <claim-s7-regulariser>`" in lines[2]
     assert "{ref}`holds <claim-s7-shrinkage>`" in lines[3] and "+0.11 ± 0.02" in lines[3]   # in symbols
+
+
+def test_paper_scale_plans_the_arms_with_an_image_form(tmp_path):
+    from notebook_runs import paper_dry_run
+
+    text = paper_dry_run("synthesis/03_mechanism_arms", tmp_path, paper_dataset="cifar100")
+    # 7 arms (9 less the two with flat inputs only), 2 laws, ERM and mixup on the planted set
+    assert "dry run: 11 configuration(s) valid" in text
+    for needle in ["dataset=cifar100 ", "model=preact_resnet18 ", "epochs=200 ", "method=fgsm_training ",
+                   "method=same_class_mixup ", "method=first_order_mixup ", "seeds=[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]",
+                   "MISSING"]:
+        assert needle in text, needle
+    assert "method=approx_mixup " not in text and "method=carratino_approx " not in text
+
+
+def test_a_bad_paper_dataset_stops_the_notebook_naming_it(tmp_path):
+    import papermill as pm
+    from notebook_runs import execute
+
+    with pytest.raises(pm.PapermillExecutionError, match="paper_dataset"):
+        execute("synthesis/03_mechanism_arms", tmp_path, scale="paper", dry_run=True, paper_dataset="svhn")
