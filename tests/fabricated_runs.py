@@ -9,7 +9,9 @@
   and keyword checks still run): on images, a nearest-class-pattern classifier of the fabricated
   data, which behaves like a trained model (accurate on clean images, less so on deformed ones);
 - ``train.fit`` returns a fabricated history (finite numbers drawn from the run's checkpoint name,
-  so every configuration and seed gets its own) instead of training.
+  so every configuration and seed gets its own) instead of training, and moves the model's weights
+  by 1% noise from the same draw, so that notebooks which score the models themselves see runs
+  that differ.
 
 Everything else is the library's own path: ``experiment.run`` validates, writes and reads the
 records in ``results_dir`` (a sweep's other points are earlier executions with other seeds), and
@@ -104,6 +106,9 @@ def _fake_fit(model, objective, data, cfg, *, device="auto", seed=0, checkpoint=
     model.to(resolve_device(device))
     tag = Path(checkpoint).name if checkpoint is not None else f"{data.name}-{objective.name}-{seed}"
     g = torch.Generator().manual_seed(zlib.crc32(tag.encode()))
+    with torch.no_grad():   # "training" moves the weights a little, so each run's model scores differently
+        for p in model.parameters():
+            p.add_(0.01 * p.abs().mean() * torch.randn(p.shape, generator=g).to(p.device))
     u = lambda lo, hi: lo + (hi - lo) * float(torch.rand((), generator=g))  # noqa: E731
     history = []
     for epoch in range(cfg.epochs if stop_after is None else min(stop_after, cfg.epochs)):

@@ -50,7 +50,9 @@ SPECS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted((ROOT / "experime
 CHEAP = {"chidambaram2022/02_distance_measure": {"n_exact": 20, "n_brute": 10},
          "chidambaram2022/03_images_beta1024": {"n_seeds": 2},
          "extending/02_worked_example": {"n_seeds": 2},
-         "zou2023/05_images": {"seeds": 2}}
+         "zou2023/05_images": {"seeds": 2},
+         # fabricated runs have no gain to size the seeds by: the pilot's check would stop the run
+         "synthesis/03_mechanism_arms": {"check_power": False, "n_boot": 200}}
 
 
 def _sweep_notebooks() -> dict:
