@@ -128,8 +128,6 @@ test-browser: book
 
 # The whole book as one PDF, offline: the single-page HTML build printed by Chromium after MathJax,
 # with a title page and contents; fails if anything runs past the page edge (tools/print_pdf.py).
-# --all: the single page is the root document, which an incremental build does not rewrite when only
-# another page changed (the PDF would silently keep the old text).
 pdf: setup $(MATHJAX)
-	$(BIN)/jupyter-book build . --builder singlehtml --all --warningiserror --keep-going
+	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --keep-going
 	$(BIN)/python tools/print_pdf.py _build/singlehtml _build/pdf/book.pdf

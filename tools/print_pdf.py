@@ -33,6 +33,8 @@ PAGE_MARGIN_MM = {"top": 16, "bottom": 18, "left": 14, "right": 14}
 PRINT_WIDTH_PX = (210 - PAGE_MARGIN_MM["left"] - PAGE_MARGIN_MM["right"]) / 25.4 * 96
 PRINT_HEIGHT_PX = (297 - PAGE_MARGIN_MM["top"] - PAGE_MARGIN_MM["bottom"]) / 25.4 * 96
 
+PRINT_COPY = "_book_for_print.html"   # the page copied to the root to be printed (below)
+
 PRINT_CSS = """
 @page { size: A4; margin: 16mm 14mm; }
 .bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .header-article, .prev-next-area,
@@ -246,11 +248,12 @@ def print_pdf(root: Path, out: Path) -> tuple[int, int, list[str]]:
     if 'http-equiv="Refresh"' in page_file.read_text(errors="replace")[:2000]:
         page_file = next(p for p in sorted(root.rglob("*.html"))
                          if p.relative_to(root).parts[0] not in browser_check.SKIP_DIRS
+                         and p.name != PRINT_COPY   # a copy left by an earlier run: old text
                          and 'http-equiv="Refresh"' not in p.read_text(errors="replace")[:2000])
     # Sphinx's singlehtml writes the page at the root document's path (book/intro.html) but links
     # its assets as if it sat at the root (_static/..., _images/...): print a copy from the root.
     if page_file.parent != root:
-        copy = root / "_book_for_print.html"
+        copy = root / PRINT_COPY
         copy.write_text(page_file.read_text())
         page_file = copy
     html = page_file.read_text(errors="replace")
