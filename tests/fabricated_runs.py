@@ -164,8 +164,7 @@ def _with_install_cell(src: Path, dst: Path) -> Path:
 
 def execute_fabricated(notebook: str, tmp_path: Path, tag: str = "", **params) -> str:
     """Execute ``notebooks/<notebook>.ipynb`` at paper scale on fabricated runs; its outputs' text."""
-    import papermill as pm
-
+    from forked_kernel import execute as execute_notebook
     from notebook_runs import outputs_text
 
     src = ROOT / "notebooks" / f"{notebook}.ipynb"
@@ -173,8 +172,7 @@ def execute_fabricated(notebook: str, tmp_path: Path, tag: str = "", **params) -
     out = tmp_path / f"{src.stem}{tag}.out.ipynb"
     params = {"scale": "paper", "device": "cpu", "data_root": str(tmp_path / "data"),
               "results_dir": str(tmp_path / "results"), **params}
-    pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(src.parent), progress_bar=False,
-                        kernel_name="python3")
+    execute_notebook(nb, out, parameters=params, cwd=src.parent)
     return outputs_text(out)
 
 

@@ -1,8 +1,8 @@
-"""Run a book notebook through papermill from a test and return the text of its outputs."""
+"""Run a book notebook as papermill does from a test (``forked_kernel``) and return the text of its outputs."""
 import json
 from pathlib import Path
 
-import papermill as pm
+from forked_kernel import execute as execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,8 +21,7 @@ def execute(notebook: str, tmp_path: Path, **params) -> str:
     """Execute ``notebooks/<notebook>.ipynb`` with ``params``; return its outputs' text."""
     src = ROOT / "notebooks" / f"{notebook}.ipynb"
     out = tmp_path / f"{src.stem}.out.ipynb"
-    pm.execute_notebook(str(src), str(out), parameters=params, cwd=str(src.parent), progress_bar=False,
-                        kernel_name="python3")
+    execute_notebook(src, out, parameters=params, cwd=src.parent)
     return outputs_text(out)
 
 

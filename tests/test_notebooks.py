@@ -5,6 +5,7 @@ from pathlib import Path
 
 import papermill as pm
 import pytest
+from forked_kernel import execute as execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "notebooks" / "foundations" / "03_first_experiment.ipynb"
@@ -22,16 +23,20 @@ def _parameters_index(code: list) -> int:
     return 1 if code and "launch-install" in _tags(code[0]) else 0
 
 
-def _execute(tmp_path, **params):
+def _execute(tmp_path, kernel=False, **params):
+    """The notebook with ``params``, in a fork (``forked_kernel``) or with ``kernel`` through papermill itself."""
     out = tmp_path / "out.ipynb"
-    pm.execute_notebook(str(NB), str(out), parameters=params, cwd=str(NB.parent), progress_bar=False,
-                        kernel_name="python3")
+    if kernel:
+        pm.execute_notebook(str(NB), str(out), parameters=params, cwd=str(NB.parent), progress_bar=False,
+                            kernel_name="python3")
+    else:
+        execute_notebook(NB, out, parameters=params, cwd=NB.parent)
     return json.loads(out.read_text())
 
 
 def test_changed_parameter_reaches_the_record(tmp_path):
     results = tmp_path / "results"
-    _execute(tmp_path, results_dir=str(results), alpha=0.5, epochs=10, n_seeds=2, label_noise=0.0)
+    _execute(tmp_path, kernel=True, results_dir=str(results), alpha=0.5, epochs=10, n_seeds=2, label_noise=0.0)
     records = [json.loads(p.read_text()) for p in results.rglob("*.json")]
     assert len(records) == 4
     mixup = next(r for r in records if r["config"]["method"] == "mixup")

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 import torch
 import yaml
+from forked_kernel import execute as execute_notebook
 
 from mixupbook import sweep
 from mixupbook.experiment import ExperimentConfig, run
@@ -105,8 +106,22 @@ def test_killed_point_resumes_to_the_uninterrupted_record(tmp_path):
     assert sweep.run_sweep(spec, [None], out, log=logs.append) == [] and logs[0].startswith("skip")
 
 
+def _forked_point(spec, point, params, pid, out_dir, device, t0) -> dict:
+    """``sweep._run_locked`` with the notebook in a fork (``forked_kernel``) instead of a papermill
+    process: the dry runs below test each spec's points and plans; the test above and
+    ``test_paper_scale_safety`` test the papermill processes."""
+    out = out_dir / f"{pid}.ipynb"
+    status = {"point": point, "parameters": params, "device": device, "notebook": str(out), "ok": True}
+    try:
+        execute_notebook(spec["notebook"], out, parameters=params, cwd=spec["notebook"].parent)
+    except Exception as e:  # noqa: BLE001 (reported as the sweep reports a failed point)
+        status.update(ok=False, error=str(e))
+    return status
+
+
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
-def test_every_spec_passes_dry_run(path):
+def test_every_spec_passes_dry_run(path, monkeypatch):
+    monkeypatch.setattr(sweep, "_run_locked", _forked_point)
     spec = sweep.load_spec(path)
     plan = sweep.dry_run(spec, log=lambda s: None)
     assert plan["points"] == len(sweep.points(spec)) and plan["pflop"] > 0 and 0 < plan["gpu_hours"][0] < plan["gpu_hours"][1]
