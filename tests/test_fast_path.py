@@ -155,10 +155,12 @@ def test_paper_scale_objectives_under_bf16_autocast(method, kwargs):
 
 @needs_bf16
 def test_torch_compile_on_cpu_matches_eager():
-    """inductor on CPU, with bf16 autocast and channels_last: the compiled step trains like the eager one."""
+    """inductor on CPU, with bf16 autocast and channels_last: the compiled step trains like the eager one.
+    On the small CNN (convolutions, batch norm): inductor compiles each fused kernel with a C++ compiler,
+    about 20 s cold here, against 70 s for a PreAct ResNet-18 whose kernels are the same kinds."""
     base = dict(epochs=2, batch_size=8, lr=0.02, fast_cpu=True)
-    eager, _ = _fit("preact_resnet18", TrainConfig(**base))
-    compiled, _ = _fit("preact_resnet18", TrainConfig(**base, compile=True))
+    eager, _ = _fit("small_cnn", TrainConfig(**base))
+    compiled, _ = _fit("small_cnn", TrainConfig(**base, compile=True))
     for e, c in zip(eager, compiled):
         assert abs(e["objective"] - c["objective"]) <= BF16_RTOL * abs(e["objective"])
 
