@@ -12,7 +12,6 @@ page agree.
 """
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 
@@ -152,7 +151,7 @@ class FillErrataSummary(SphinxPostTransform):
                 logger.warning(problem, location=node)
             rows = []
             for e in found:
-                link = nodes.reference("", "", *[copy.deepcopy(n) for n in e["nodes"]], internal=True, refid=e["id"])
+                link = nodes.reference("", "", *[n.deepcopy() for n in e["nodes"]], internal=True, refid=e["id"])
                 para = nodes.paragraph("", "", link)
                 cell = nodes.paragraph("", e["changes"], classes=[f"errata-{e['changes']}"])
                 rows.append([para, cell, f"{e['chapter']}, {e['kind']}"])

@@ -25,6 +25,7 @@ from docutils.statemachine import StringList
 from sphinx.util import logging
 
 from claim_math import pretty
+from claims_ledger import collected
 from mixupbook import claims
 
 logger = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class SynthesisTable(Directive):
                 if item not in known:
                     logger.warning(f"synthesis-table: {key} lists unknown item {item!r}",
                                    location=(env.docname, self.lineno))
-        records = claims.collect(root)
+        records = collected(root)
         container = nodes.container(classes=["claims-table", "synthesis-table"])
         self.state.nested_parse(StringList(table_lines(spec, records, stored_summaries(root))),
                                 self.content_offset, container)
@@ -208,7 +209,7 @@ class MechanismArmsTable(Directive):
             env.note_dependency(str(nb))
         env.note_reread()
         container = nodes.container(classes=["claims-table", "synthesis-table"])
-        lines = (laws_table_lines if "laws" in self.options else arms_table_lines)(claims.collect(root))
+        lines = (laws_table_lines if "laws" in self.options else arms_table_lines)(collected(root))
         self.state.nested_parse(StringList(lines), self.content_offset, container)
         return [container]
 
