@@ -1,5 +1,6 @@
 """Claims: validation, the condition a verdict needs, generated checklists, the audit's freshness."""
 import copy
+import functools
 import json
 import shutil
 import sys
@@ -82,12 +83,19 @@ def test_every_chapter_key_and_item_is_known():
     assert len(ids) == len(set(ids))
 
 
+@functools.lru_cache(maxsize=None)
+def _stored() -> list[dict]:
+    """The book's claim records, read once per process (``collect`` hashes every notebook and the
+    library per claim); the tests below only read them."""
+    return claims.collect(ROOT)
+
+
 def _migrated():
-    return sorted({r["chapter"] for r in claims.collect(ROOT)})
+    return sorted({r["chapter"] for r in _stored()})
 
 
 def test_stored_claims_cover_their_chapters_and_validate():
-    records = claims.collect(ROOT)
+    records = _stored()
     assert not claims.problems(records, _migrated())
     data = claims.export(ROOT)
     claims.validate(data)
@@ -98,7 +106,7 @@ def test_stored_claims_cover_their_chapters_and_validate():
 
 
 def test_problems_are_found():
-    records = claims.collect(ROOT)
+    records = _stored()
     if not records:
         pytest.skip("no chapter migrated yet")
     r = records[0]
@@ -111,7 +119,7 @@ def test_problems_are_found():
 
 
 def test_checklist_follows_a_changed_stored_evidence_value(tmp_path):
-    records = claims.collect(ROOT)
+    records = _stored()
     if not records:
         pytest.skip("no chapter migrated yet")
     rec = next(r for r in records if r["evidence"])
