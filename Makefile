@@ -5,18 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
-# The notebooks, longest first (nbval's seconds on an idle 2-core machine, 2026-12-07: foundations/04
-# 79, synthesis/03 78, synthesis/02 71, carratino2022/04 64, zhang2021/02 61, chidambaram2022/03 57,
-# chidambaram2022/01 55, carratino2022/02 46, synthesis/01 38, zhang2021/10 34, zhang2021/11 31), then
-# the rest by name: pytest-xdist hands them out in this order (--no-loadscope-reorder: by default it
-# sorts files by their number of tests), so no long notebook starts last and runs alone while the
-# other worker waits. The order changes nothing else.
-SLOWEST := foundations/04_where_mixup_helps synthesis/03_mechanism_arms synthesis/02_improvement_claims_where_mixup_helps \
-  carratino2022/04_stronger_regularization zhang2021/02_fig2_two_moons chidambaram2022/03_images_beta1024 \
-  chidambaram2022/01_counterexample carratino2022/02_quadratic_approximation \
-  synthesis/01_five_explanations_one_set_of_runs zhang2021/10_fig1a_fgsm_robustness zhang2021/11_fig1b_generalization_gap
-SLOWEST_NB := $(wildcard $(SLOWEST:%=notebooks/%.ipynb))
-NOTEBOOKS := $(SLOWEST_NB) $(filter-out $(SLOWEST_NB),$(shell find notebooks -name '[0-9]*.ipynb' | sort))
+NOTEBOOKS := $(shell find notebooks -name '[0-9]*.ipynb' | sort)
 MATHJAX := _static/mathjax/.copied
 # The MathJax components the book's loader can request (mathjax3_config in _config.yml): startup and core,
 # TeX input with its extensions (loaded on demand by \require and autoload), SVG output with its
@@ -49,11 +38,7 @@ COMPARE := -p mixupbook.compare
 # One pytest worker per core, single-threaded; a notebook (its cells share a kernel) or a test file
 # stays on one worker.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-XDIST := -n $(JOBS) --dist loadfile --no-loadscope-reorder
-# The library test files that take longest (about 80, 80, 50, 40 and 30 s), first, for the same reason
-# as SLOWEST above; pytest collects each file once.
-LIB_FIRST := $(wildcard $(patsubst %,tests/%.py,test_paper_scale_safety test_sweep test_zou2023_notebooks \
-  test_shown_commands test_fast_path))
+XDIST := -n $(JOBS) --dist loadfile
 
 .PHONY: setup book test test-code test-lib test-notebooks test-exact test-book test-site execute audit-seeds sweep bench clean browser test-browser pdf
 
@@ -84,14 +69,14 @@ test: setup $(MATHJAX)
 test-site: test-book
 	$(BIN)/python tools/browser_check.py _build/html
 
-# Library tests and every notebook (re-executed, outputs compared by the rule), side by side. The
-# library tests run unpinned: the pin is for stored outputs, and on some CPUs oneDNN aborts bf16
-# training (tests/test_fast_path.py) when held to AVX2. -O keeps each run's log in one piece.
+# Library tests, then every notebook (re-executed, outputs compared by the rule). The library tests
+# run unpinned: the pin is for stored outputs, and on some CPUs oneDNN aborts bf16 training
+# (tests/test_fast_path.py) when held to AVX2.
 test-code: setup
 	@status=0; $(MAKE) test-lib || status=1; $(MAKE) test-notebooks || status=1; exit $$status
 
 test-lib: setup
-	$(BIN)/pytest $(XDIST) $(LIB_FIRST) tests/
+	$(BIN)/pytest $(XDIST) tests/
 
 test-notebooks: setup
 	env $(PIN) $(BIN)/pytest $(XDIST) $(NBVAL) $(COMPARE) -p no:cacheprovider $(NOTEBOOKS)
